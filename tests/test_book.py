@@ -1,0 +1,110 @@
+"""The book's structure: table of contents, chapter conventions, and a cheap build.
+
+nbval (``make test``) executes the notebooks; these tests catch a broken table of
+contents, reference or directive without executing anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+GLUE_REF = re.compile(r"\{glue(?::[a-z]+)?\}`([A-Za-z_][\w]*)")
+GLUE_DEF = re.compile(r"""glue\(\s*["']([A-Za-z_][\w]*)["']""")
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc["parts"]:
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def markdown(nb: dict) -> str:
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def test_every_toc_entry_exists():
+    for entry in toc_files():
+        matches = [p for p in (ROOT / f"{entry}.md", ROOT / f"{entry}.ipynb") if p.exists()]
+        assert matches, f"_toc.yml lists {entry!r}, but neither {entry}.md nor {entry}.ipynb exists"
+
+
+def test_every_notebook_is_in_the_toc():
+    listed = set(toc_files())
+    for path in NOTEBOOKS:
+        entry = path.relative_to(ROOT).with_suffix("").as_posix()
+        assert entry in listed, f"{path.name} is not in _toc.yml, so the book would not show it"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs(path):
+    for index, cell in enumerate(load(path)["cells"]):
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, (
+                f"{path.name} cell {index} has outputs: run `make strip` before committing"
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_follows_the_conventions(path):
+    nb = load(path)
+    first = "".join(nb["cells"][0]["source"])
+    assert first.startswith("# "), f"{path.name} must open with a '# Title' cell"
+    assert "able to" in first, f"{path.name} must open with what the reader will be able to do"
+    text = markdown(nb)
+    exercises = re.findall(r"```\{exercise\}", text)
+    assert 2 <= len(exercises) <= 4, f"{path.name} has {len(exercises)} exercises (want 2 to 4)"
+    starts = re.findall(r"```\{solution-start\}", text)
+    ends = re.findall(r"```\{solution-end\}", text)
+    assert len(starts) == len(ends) == len(exercises), (
+        f"{path.name}: each exercise needs one executed solution (solution-start ... solution-end)"
+    )
+    assert ":class: dropdown" in text, f"{path.name}: solutions should be toggled (:class: dropdown)"
+    assert "Note on the source" in text, f"{path.name} has no 'Note on the source' box"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_glued_number_is_computed_in_the_chapter(path):
+    nb = load(path)
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    defined = set(GLUE_DEF.findall(code))
+    for key in GLUE_REF.findall(markdown(nb)):
+        assert key in defined, f"{path.name} shows glued value {key!r} that no cell glues"
+
+
+@pytest.mark.slow
+def test_book_builds_without_execution(tmp_path):
+    """Build the whole book with execution off and warnings as errors."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"
+    # Glue values exist only after execution; the executed build (`make book`) checks them.
+    config["sphinx"]["config"]["suppress_warnings"] = ["mystnb.glue"]
+    config_path = tmp_path / "_config_noexec.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
+    assert jupyter_book, "jupyter-book is not installed next to this Python"
+    result = subprocess.run(
+        [jupyter_book, "build", str(ROOT), "-W", "-n", "--keep-going",
+         "--config", str(config_path), "--path-output", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    html = tmp_path / "out" / "_build" / "html"
+    assert (html / "index.html").exists()
+    for entry in toc_files():
+        assert (html / f"{entry}.html").exists(), f"{entry}.html was not built"
