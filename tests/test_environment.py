@@ -30,7 +30,7 @@ def environment_names() -> set[str]:
     names = set()
     for dependency in env["dependencies"]:
         if isinstance(dependency, dict):
-            names |= {name_of(r) for r in dependency["pip"]}
+            names |= {name_of(r) for r in dependency["pip"] if not r.startswith("-e")}
         else:
             names.add(name_of(dependency))
     return names - CONDA_ONLY
@@ -49,9 +49,17 @@ def test_lower_bounds_agree():
     py = {name_of(r): re.search(r">=\s*([\w.]+)", r) for r in project["dependencies"]
           + sum(project["optional-dependencies"].values(), [])}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
-    flat = [d for d in env if isinstance(d, str)] + next(d["pip"] for d in env if isinstance(d, dict))
+    pip = next(d["pip"] for d in env if isinstance(d, dict))
+    flat = [d for d in env if isinstance(d, str)] + [r for r in pip if not r.startswith("-e")]
     for requirement in flat:
         name = name_of(requirement)
         ours, theirs = py.get(name), re.search(r">=\s*([\w.]+)", requirement)
         if ours and theirs:
             assert ours.group(1) == theirs.group(1), f"{name}: >={ours.group(1)} vs >={theirs.group(1)}"
+
+
+def test_environment_yml_installs_the_package():
+    """Binder and conda users get cnnguide itself, not only its dependencies."""
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-e ." in pip

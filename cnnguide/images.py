@@ -1,0 +1,395 @@
+"""Images as numbers: normalisation, greyscale, tensor layout and small pixel figures.
+
+The chapter *Images as numbers* narrates these helpers; later chapters reuse them
+whenever pixels are scaled, stacked into a batch or shown as numbers.
+
+Conventions: images are ``(H, W)`` (greyscale) or ``(H, W, 3)`` (RGB) arrays; a batch
+is ``(N, H, W)`` or, once it has a channel axis, ``(N, H, W, C)`` ("channels last", the
+Keras default). ``uint8`` pixels run from 0 (darkest) to 255 (lightest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = [
+    "BT601_WEIGHTS",
+    "channels_first_to_last",
+    "channels_last_to_first",
+    "mean_normalize",
+    "min_max_normalize",
+    "rgb_to_grey",
+    "show_colour_swatches",
+    "show_pixel_values",
+    "show_rgb_planes",
+    "standardize",
+    "summary",
+    "to_tensor",
+]
+
+#: Luma weights of ITU-R BT.601 (the ones Pillow's ``convert("L")`` uses) for R, G, B.
+BT601_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
+
+
+def _as_float(x, name: str) -> np.ndarray:
+    array = np.asarray(x)
+    if array.size == 0:
+        raise ValueError(f"{name} is empty: pass an array with at least one pixel")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    return array.astype(np.float32)
+
+
+def min_max_normalize(
+    x,
+    new_min: float = 0.0,
+    new_max: float = 1.0,
+    *,
+    data_min: float | None = None,
+    data_max: float | None = None,
+) -> np.ndarray:
+    """Rescale values linearly so that ``data_min -> new_min`` and ``data_max -> new_max``.
+
+    ``x' = new_min + (x - data_min) * (new_max - new_min) / (data_max - data_min)``.
+
+    Parameters
+    ----------
+    x : array_like
+        Pixels of any shape and numeric dtype.
+    new_min, new_max : float
+        The target range, ``(0, 1)`` by default; ``(-1, 1)`` is the other common choice.
+    data_min, data_max : float, optional
+        The source range. By default the array's own minimum and maximum; pass
+        ``0`` and ``255`` to scale 8-bit images by their *possible* range, so that every
+        image is scaled the same way (what a network wants).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, same shape as ``x``. A constant array (zero range) maps to ``new_min``.
+
+    Examples
+    --------
+    >>> min_max_normalize(np.array([0, 51, 255], dtype=np.uint8), data_min=0, data_max=255)
+    array([0. , 0.2, 1. ], dtype=float32)
+    >>> min_max_normalize([10, 20, 30], -1, 1)
+    array([-1.,  0.,  1.], dtype=float32)
+    """
+    array = _as_float(x, "x")
+    if new_max <= new_min:
+        raise ValueError(f"new_max ({new_max}) must be larger than new_min ({new_min})")
+    low = float(array.min()) if data_min is None else float(data_min)
+    high = float(array.max()) if data_max is None else float(data_max)
+    if high < low:
+        raise ValueError(f"data_max ({high}) is below data_min ({low})")
+    if high == low:
+        return np.full(array.shape, new_min, dtype=np.float32)
+    scaled = (array - low) / (high - low)
+    return (new_min + scaled * (new_max - new_min)).astype(np.float32)
+
+
+def mean_normalize(x) -> np.ndarray:
+    """Mean normalisation: ``(x - mean) / (max - min)``.
+
+    The result has mean 0 and a range of width 1 that lies inside ``[-1, 1]``.
+
+    Examples
+    --------
+    >>> mean_normalize([0, 1, 2, 5])
+    array([-0.4, -0.2,  0. ,  0.6], dtype=float32)
+    """
+    array = _as_float(x, "x")
+    spread = float(array.max() - array.min())
+    centred = array - array.mean(dtype=np.float64)
+    if spread == 0:
+        return np.zeros(array.shape, dtype=np.float32)
+    return (centred / spread).astype(np.float32)
+
+
+def standardize(x, mean: float | None = None, std: float | None = None) -> np.ndarray:
+    """Standardisation (z-score): ``(x - mean) / std``.
+
+    Parameters
+    ----------
+    x : array_like
+        Pixels.
+    mean, std : float, optional
+        Statistics to use; by default those of ``x``. Pass the *training set's*
+        statistics when you standardise validation and test images, so that every
+        split is shifted and scaled the same way.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32; mean 0 and standard deviation 1 when the statistics are ``x``'s own.
+
+    Examples
+    --------
+    >>> standardize([1, 2, 3]).round(4)
+    array([-1.2247,  0.    ,  1.2247], dtype=float32)
+    """
+    array = _as_float(x, "x")
+    mean = float(array.mean(dtype=np.float64)) if mean is None else float(mean)
+    std = float(array.std(dtype=np.float64)) if std is None else float(std)
+    if std <= 0:
+        raise ValueError(f"std must be positive, got {std}: a constant image cannot be standardised")
+    return ((array - mean) / std).astype(np.float32)
+
+
+def rgb_to_grey(rgb, weights: Sequence[float] = BT601_WEIGHTS) -> np.ndarray:
+    """Convert ``(..., 3)`` RGB to greyscale with a weighted sum of the planes.
+
+    The default weights are ITU-R BT.601's (0.299, 0.587, 0.114): green counts most
+    because the eye is most sensitive to it.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(...)`` array: uint8 (rounded) for uint8 input, float32 otherwise.
+
+    Examples
+    --------
+    >>> rgb_to_grey(np.array([[[255, 0, 0], [0, 255, 0], [255, 255, 255]]], dtype=np.uint8))
+    array([[ 76, 150, 255]], dtype=uint8)
+    """
+    array = np.asarray(rgb)
+    if array.ndim < 3 or array.shape[-1] != 3:
+        raise ValueError(
+            f"rgb must have a last axis of length 3 (R, G, B), got shape {array.shape}"
+        )
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (3,):
+        raise ValueError(f"weights must be three numbers (R, G, B), got {weights.tolist()}")
+    grey = array.astype(np.float64) @ weights
+    if array.dtype == np.uint8:
+        return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    return grey.astype(np.float32)
+
+
+def to_tensor(images, *, channels: int | None = None) -> np.ndarray:
+    """Stack images into a ``(N, H, W, C)`` float32 tensor, the layout Keras expects.
+
+    Parameters
+    ----------
+    images : array_like
+        ``(N, H, W)`` greyscale images (a channel axis of length 1 is added) or an
+        ``(N, H, W, C)`` batch. uint8 pixels are divided by 255; floats are kept.
+    channels : int, optional
+        When given, the number of channels the result must have.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, H, W, C)`` float32.
+
+    Examples
+    --------
+    >>> to_tensor(np.zeros((32, 28, 28), dtype=np.uint8)).shape
+    (32, 28, 28, 1)
+    >>> float(to_tensor(np.full((1, 2, 2), 255, dtype=np.uint8)).max())
+    1.0
+    """
+    array = np.asarray(images)
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    if array.ndim != 4:
+        raise ValueError(
+            f"images must be (N, H, W) or (N, H, W, C), got shape {array.shape}; "
+            "add a batch axis with images[np.newaxis] for a single image"
+        )
+    if channels is not None and array.shape[-1] != channels:
+        raise ValueError(f"expected {channels} channel(s), got {array.shape[-1]} (shape {array.shape})")
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255)
+    return array.astype(np.float32)
+
+
+def channels_first_to_last(x) -> np.ndarray:
+    """Move the channel axis from ``(..., C, H, W)`` to ``(..., H, W, C)``.
+
+    PyTorch stores images channels-first; Keras (by default) channels-last.
+
+    Examples
+    --------
+    >>> channels_first_to_last(np.zeros((8, 3, 32, 24))).shape
+    (8, 32, 24, 3)
+    """
+    array = np.asarray(x)
+    if array.ndim < 3:
+        raise ValueError(f"need at least (C, H, W), got shape {array.shape}")
+    return np.moveaxis(array, -3, -1)
+
+
+def channels_last_to_first(x) -> np.ndarray:
+    """Move the channel axis from ``(..., H, W, C)`` to ``(..., C, H, W)``.
+
+    Examples
+    --------
+    >>> channels_last_to_first(np.zeros((8, 32, 24, 3))).shape
+    (8, 3, 32, 24)
+    """
+    array = np.asarray(x)
+    if array.ndim < 3:
+        raise ValueError(f"need at least (H, W, C), got shape {array.shape}")
+    return np.moveaxis(array, -1, -3)
+
+
+def summary(x) -> dict[str, object]:
+    """Shape, dtype and the basic statistics of an array, rounded for printing.
+
+    Examples
+    --------
+    >>> summary(np.array([0, 255], dtype=np.uint8))["max"]
+    255.0
+    """
+    array = np.asarray(x)
+    values = array.astype(np.float64)
+    return {
+        "shape": tuple(array.shape),
+        "dtype": str(array.dtype),
+        "min": round(float(values.min()), 4),
+        "max": round(float(values.max()), 4),
+        "mean": round(float(values.mean()), 4),
+        "std": round(float(values.std()), 4),
+    }
+
+
+def _text_colour(value: float, low: float, high: float) -> str:
+    middle = (low + high) / 2
+    return "black" if value > middle else "white"
+
+
+def show_pixel_values(image, *, ax=None, fmt: str | None = None, cmap: str = "gray",
+                      vmin: float | None = 0, vmax: float | None = 255, fontsize: float = 8):
+    """Draw a small image as a heatmap with every pixel's value written in its cell.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        A small crop (up to about 16 x 16, or the numbers become unreadable).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when omitted.
+    fmt : str, optional
+        Format of the numbers; ``"d"`` for integers, ``".2f"`` for floats by default.
+    cmap, vmin, vmax
+        Colour map and its limits (``0`` and ``255`` by default: the full 8-bit range).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = show_pixel_values(np.arange(16, dtype=np.uint8).reshape(4, 4))
+    >>> len(fig.axes[0].texts)
+    16
+    """
+    array = np.asarray(image)
+    if array.ndim != 2:
+        raise ValueError(f"image must be (H, W), got shape {array.shape}")
+    if array.size > 1024:
+        raise ValueError(f"image has {array.size} pixels: crop it to at most 32 x 32 first")
+    if fmt is None:
+        fmt = "d" if np.issubdtype(array.dtype, np.integer) else ".2f"
+    if ax is None:
+        side = max(2.5, 0.42 * max(array.shape))
+        fig, ax = plt.subplots(figsize=(side, side))
+    else:
+        fig = ax.figure
+    low = float(array.min()) if vmin is None else vmin
+    high = float(array.max()) if vmax is None else vmax
+    ax.imshow(array, cmap=cmap, vmin=low, vmax=high)
+    for (row, col), value in np.ndenumerate(array):
+        ax.text(col, row, format(value.item(), fmt), ha="center", va="center",
+                fontsize=fontsize, color=_text_colour(float(value), low, high))
+    ax.set_xticks(range(array.shape[1]))
+    ax.set_yticks(range(array.shape[0]))
+    ax.tick_params(labelsize=7, length=0)
+    ax.set_xlabel("column")
+    ax.set_ylabel("row")
+    return fig
+
+
+def show_rgb_planes(rgb, *, size: float = 2.4, annotate: bool = False):
+    """Show an RGB image next to its red, green and blue planes.
+
+    Each plane is drawn in its own colour, from black (0) to full intensity (255).
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) uint8 array
+    size : float
+        Width of each panel in inches.
+    annotate : bool
+        Write each plane's pixel values in the cells (for tiny images).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = show_rgb_planes(np.zeros((4, 4, 3), dtype=np.uint8))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['RGB image', 'red plane', 'green plane', 'blue plane']
+    """
+    array = np.asarray(rgb)
+    if array.ndim != 3 or array.shape[-1] != 3 or array.dtype != np.uint8:
+        raise ValueError(f"rgb must be an (H, W, 3) uint8 array, got {array.shape} {array.dtype}")
+    fig, axes = plt.subplots(1, 4, figsize=(4 * size, size + 0.3))
+    axes[0].imshow(array)
+    axes[0].set_title("RGB image")
+    for index, (ax, name) in enumerate(zip(axes[1:], ("red", "green", "blue"))):
+        tinted = np.zeros_like(array)
+        tinted[..., index] = array[..., index]
+        ax.imshow(tinted)
+        ax.set_title(f"{name} plane")
+        if annotate:
+            for (row, col), value in np.ndenumerate(array[..., index]):
+                ax.text(col, row, str(int(value)), ha="center", va="center", fontsize=7,
+                        color="black" if value > 160 else "white")
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def show_colour_swatches(colours: Mapping[str, Sequence[int]], *, size: float = 1.9):
+    """Draw one patch per colour, labelled with its name, RGB triple and hex code.
+
+    Parameters
+    ----------
+    colours : mapping of name -> (R, G, B)
+        Integers in 0..255.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = show_colour_swatches({"black": (0, 0, 0), "white": (255, 255, 255)})
+    >>> len(fig.axes)
+    2
+    """
+    if not colours:
+        raise ValueError("colours is empty: pass at least one name -> (R, G, B)")
+    items = list(colours.items())
+    for name, triple in items:
+        values = np.asarray(triple)
+        if values.shape != (3,) or values.min() < 0 or values.max() > 255:
+            raise ValueError(f"colour {name!r} must be three integers in 0..255, got {triple}")
+    fig, axes = plt.subplots(1, len(items), figsize=(size * len(items), size * 1.15), squeeze=False)
+    for ax, (name, triple) in zip(axes[0], items):
+        r, g, b = (int(v) for v in triple)
+        ax.imshow(np.array([[[r, g, b]]], dtype=np.uint8), aspect="auto")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(f"RGB ({r}, {g}, {b})\n#{r:02X}{g:02X}{b:02X}", fontsize=8)
+    fig.tight_layout()
+    return fig
