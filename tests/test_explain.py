@@ -1,0 +1,577 @@
+"""Tests of cnnguide.explain: Grad-CAM on every model layout, and the mask scores.
+
+Grad-CAM is checked for correctness, not only shapes:
+
+* hand-built models where the answer is known pixel by pixel (one channel is the only
+  path to the output, and it fires on one region only);
+* agreement with a direct computation on a model whose feature map is an output
+  (Sequential, Functional, a nested custom backbone, a keras.applications backbone,
+  a frozen backbone, augmentation layers in front).
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+from cnnguide.explain import (  # noqa: E402
+    find_last_conv_layer,
+    gallery,
+    grad_cam,
+    heat_in_mask,
+    overlay,
+    pointing_game,
+    score_localization,
+)
+
+SIZE = 32
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+# --------------------------------------------------------------------------------------
+# Hand-built models with a known answer
+
+R = (slice(2, 10), slice(2, 10))  # bright region (value 1.0)
+S = (slice(20, 30), slice(18, 30))  # dimmer region (value 0.5)
+
+
+def _two_region_image() -> np.ndarray:
+    image = np.zeros((SIZE, SIZE), np.float32)
+    image[R] = 1.0
+    image[S] = 0.5
+    return image
+
+
+def _region_mask(region) -> np.ndarray:
+    mask = np.zeros((SIZE, SIZE), bool)
+    mask[region] = True
+    return mask
+
+
+def _threshold_model(dense_weights, *, pool: int = 1) -> keras.Model:
+    """Channel 0 = relu(x - 0.75) fires on R only; channel 1 = relu(x - 0.25) on R and S.
+
+    The dense weights decide which channel reaches the output.
+    """
+    inputs = keras.Input((SIZE, SIZE, 1))
+    x = keras.layers.AveragePooling2D(pool)(inputs) if pool > 1 else inputs
+    conv = keras.layers.Conv2D(2, 1, activation="relu", name="last_conv")
+    x = conv(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(1, activation="sigmoid")
+    outputs = dense(x)
+    model = keras.Model(inputs, outputs)
+    conv.set_weights([np.ones((1, 1, 1, 2), np.float32), np.array([-0.75, -0.25], np.float32)])
+    dense.set_weights([np.array(dense_weights, np.float32).reshape(2, 1), np.zeros(1, np.float32)])
+    return model
+
+
+def test_only_path_channel_puts_heat_on_its_region_only():
+    heat = grad_cam(_threshold_model([1.0, 0.0]), _two_region_image())
+    assert heat.shape == (SIZE, SIZE) and heat.dtype == np.float32
+    np.testing.assert_allclose(heat[R], 1.0, atol=1e-5)
+    np.testing.assert_allclose(heat[~_region_mask(R)], 0.0, atol=1e-6)  # S is bright too, but silent
+    assert heat_in_mask(heat, _region_mask(R)) == pytest.approx(1.0)
+    assert pointing_game(heat, _region_mask(R))
+
+
+def test_heat_follows_the_channel_that_reaches_the_output():
+    # Channel 1 sees R at 0.75 and S at 0.25: heat 1 on R, 1/3 on S, 0 elsewhere.
+    heat = grad_cam(_threshold_model([0.0, 1.0]), _two_region_image())
+    np.testing.assert_allclose(heat[R], 1.0, atol=1e-5)
+    np.testing.assert_allclose(heat[S], 1.0 / 3.0, atol=1e-5)
+    background = ~(_region_mask(R) | _region_mask(S))
+    np.testing.assert_allclose(heat[background], 0.0, atol=1e-6)
+
+
+def test_negative_class_has_no_positive_evidence_here():
+    # Explaining "normal" (1 - p): every channel weight is negative -> an all-zero map.
+    heat = grad_cam(_threshold_model([1.0, 0.0]), _two_region_image(), class_index=0)
+    assert heat.shape == (SIZE, SIZE)
+    assert np.all(heat == 0.0) and not np.isnan(heat).any()
+
+
+def test_coarse_feature_map_is_resized_and_still_points_at_the_region():
+    model = _threshold_model([1.0, 0.0], pool=4)  # the conv sees an 8x8 map
+    image = np.zeros((SIZE, SIZE), np.float32)
+    region = (slice(8, 16), slice(4, 12))  # aligned with the 4-pixel cells
+    image[region] = 1.0
+    image[24:32, 20:28] = 0.5  # channel 0 ignores it
+    heat = grad_cam(model, image)
+    assert heat.shape == (SIZE, SIZE)
+    assert heat.max() == pytest.approx(1.0)
+    assert heat.min() >= 0.0
+    mask = _region_mask(region)
+    assert pointing_game(heat, mask)
+    assert heat_in_mask(heat, mask) > 0.6  # bilinear upsampling spills a little
+    assert heat[24:32, 20:28].max() < 0.05
+
+
+def test_rgb_input_only_the_red_channel_reaches_the_output():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    conv = keras.layers.Conv2D(2, 1, activation="relu", use_bias=False, name="last_conv")
+    dense = keras.layers.Dense(1, activation="sigmoid")
+    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(conv(inputs))))
+    kernel = np.zeros((1, 1, 3, 2), np.float32)
+    kernel[0, 0, 0, 0] = 1.0  # channel 0 = red
+    kernel[0, 0, 1, 1] = 1.0  # channel 1 = green
+    conv.set_weights([kernel])
+    dense.set_weights([np.array([[1.0], [0.0]], np.float32), np.zeros(1, np.float32)])
+    image = np.zeros((SIZE, SIZE, 3), np.float32)
+    image[R + (0,)] = 1.0  # red square
+    image[S + (1,)] = 1.0  # equally bright green square, not on the path
+    heat = grad_cam(model, image)
+    np.testing.assert_allclose(heat[R], 1.0, atol=1e-5)
+    assert heat[S].max() == 0.0
+
+
+def test_zero_gradients_give_an_all_zero_map_without_nan():
+    model = _threshold_model([0.0, 0.0])  # the output no longer depends on the image
+    heat = grad_cam(model, _two_region_image())
+    assert heat.shape == (SIZE, SIZE) and heat.dtype == np.float32
+    assert np.all(heat == 0.0) and np.isfinite(heat).all()
+
+
+def test_dead_layer_gives_an_all_zero_map():
+    heat = grad_cam(_threshold_model([1.0, 0.0]), np.zeros((SIZE, SIZE), np.float32))
+    assert np.all(heat == 0.0) and np.isfinite(heat).all()
+
+
+# --------------------------------------------------------------------------------------
+# Agreement with a direct computation, on every model layout
+
+
+def _conv_block(name_prefix=""):
+    return [
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu", name=f"{name_prefix}c1"),
+        keras.layers.MaxPooling2D(2),
+        keras.layers.Conv2D(6, 3, padding="same", activation="relu", name=f"{name_prefix}last_conv"),
+    ]
+
+
+def _head():
+    return [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")]
+
+
+def _reference_heat(features, gradients, size):
+    """The Grad-CAM formula, written out on NumPy arrays."""
+    features, gradients = np.asarray(features)[0], np.asarray(gradients)[0]
+    weights = gradients.mean(axis=(0, 1))
+    cam = np.maximum((features * weights).sum(axis=-1), 0.0)
+    if cam.max() <= 0:
+        return np.zeros((size, size), np.float32)
+    resized = tf.image.resize((cam / cam.max())[..., None], (size, size)).numpy()[..., 0]
+    return resized / resized.max()
+
+
+def _direct(feature_and_output, image, class_index):
+    """Gradients of the class score with respect to an explicitly returned feature map."""
+    x = tf.convert_to_tensor(image[None])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        features, probability = feature_and_output(x)
+        score = probability[:, 0] if class_index == 1 else 1.0 - probability[:, 0]
+    return _reference_heat(features, tape.gradient(score, features), image.shape[0])
+
+
+def _sequential(channels=1):
+    return keras.Sequential([keras.Input((SIZE, SIZE, channels)), *_conv_block(), *_head()])
+
+
+def _functional(channels=1):
+    inputs = keras.Input((SIZE, SIZE, channels))
+    x = inputs
+    for layer in _conv_block() + _head():
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
+def _direct_flat(model, target="last_conv"):
+    """Call the layers one by one (a chain), returning the target's output as well."""
+
+    def run(x):
+        features = None
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            x = layer(x, training=False)
+            if layer.name == target:
+                features = x
+        return features, x
+
+    return run
+
+
+def _custom_backbone(channels=1):
+    return keras.Sequential([keras.Input((SIZE, SIZE, channels)), *_conv_block()], name="backbone")
+
+
+def _wrap(backbone, shape, *, sequential=False):
+    head = _head()
+    if sequential:
+        return keras.Sequential([keras.Input(shape), backbone, *head])
+    inputs = keras.Input(shape)
+    x = backbone(inputs)
+    for layer in head:
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
+def _direct_nested(model, backbone, target):
+    if isinstance(backbone, keras.Sequential):
+        probe = _direct_flat(backbone, target)
+    else:  # the two-output probe works inside the backbone's own graph
+        two_outputs = keras.Model(
+            backbone.inputs, [backbone.get_layer(target).output, backbone.output]
+        )
+
+        def probe(x):
+            return two_outputs(x, training=False)
+
+    head = model.layers[-2:]  # GlobalAveragePooling2D, Dense
+
+    def run(x):
+        features, y = probe(x)
+        for layer in head:
+            y = layer(y, training=False)
+        return features, y
+
+    return run
+
+
+def _image(shape, seed=1):
+    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+def _assert_matches(model, direct, image, layer=None):
+    compared = 0
+    for class_index in (0, 1):
+        expected = _direct(direct, image, class_index)
+        heat = grad_cam(model, image, layer=layer, class_index=class_index)
+        assert heat.shape == image.shape[:2]
+        assert 0.0 <= heat.min() and heat.max() <= 1.0
+        np.testing.assert_allclose(heat, expected, atol=1e-5)
+        compared += bool(expected.max() > 0)
+    assert compared >= 1, "degenerate test: both classes gave all-zero maps"
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_sequential_matches_direct_computation(channels):
+    keras.utils.set_random_seed(0)
+    model = _sequential(channels)
+    assert find_last_conv_layer(model) == "last_conv"
+    _assert_matches(model, _direct_flat(model), _image((SIZE, SIZE, channels)))
+
+
+def test_functional_matches_direct_computation():
+    keras.utils.set_random_seed(1)
+    model = _functional()
+    _assert_matches(model, _direct_flat(model), _image((SIZE, SIZE, 1)))
+    # an earlier layer, by name
+    # an earlier layer, by name, against the usual two-output probe model
+    probe = keras.Model(model.inputs, [model.get_layer("c1").output, model.output])
+    _assert_matches(model, lambda x: probe(x, training=False), _image((SIZE, SIZE, 1)), layer="c1")
+    _assert_matches(model, _direct_flat(model, "c1"), _image((SIZE, SIZE, 1)), layer="c1")
+
+
+@pytest.mark.parametrize("sequential_outer", [False, True])
+def test_custom_nested_backbone_matches_direct_computation(sequential_outer):
+    keras.utils.set_random_seed(2)
+    backbone = _custom_backbone()
+    model = _wrap(backbone, (SIZE, SIZE, 1), sequential=sequential_outer)
+    assert find_last_conv_layer(model) == "backbone/last_conv"
+    image = _image((SIZE, SIZE, 1))
+    direct = _direct_nested(model, backbone, "last_conv")
+    _assert_matches(model, direct, image)
+    # a bare name is found inside the backbone too
+    np.testing.assert_array_equal(grad_cam(model, image, layer="last_conv"), grad_cam(model, image))
+
+
+def test_the_published_recipe_fails_on_nested_models_but_grad_cam_does_not():
+    keras.utils.set_random_seed(2)
+    model = _wrap(_custom_backbone(), (SIZE, SIZE, 1))
+    with pytest.raises(Exception):  # the inner layer's output is not in the outer graph
+        probe = keras.Model(
+            model.inputs,
+            [model.get_layer("backbone").get_layer("last_conv").output, model.output],
+        )
+        probe(_image((1, SIZE, SIZE, 1)))
+    assert grad_cam(model, _image((SIZE, SIZE, 1))).shape == (SIZE, SIZE)
+
+
+@pytest.fixture(scope="module")
+def mobilenet():
+    keras.utils.set_random_seed(3)
+    backbone = keras.applications.MobileNetV2(
+        weights=None, include_top=False, input_shape=(SIZE, SIZE, 3), alpha=0.35
+    )
+    return backbone, _wrap(backbone, (SIZE, SIZE, 3))
+
+
+def test_keras_applications_backbone_matches_direct_computation(mobilenet):
+    backbone, model = mobilenet
+    path = find_last_conv_layer(model)
+    assert path == f"{backbone.name}/Conv_1"
+    image = _image((SIZE, SIZE, 3), seed=0)
+    # Conv_1, the default, is 1x1 at 32x32; block_5_project (4x4) has spatial detail
+    direct = _direct_nested(model, backbone, "block_5_project")
+    _assert_matches(model, direct, image, layer=f"{backbone.name}/block_5_project")
+    heat = grad_cam(model, image)
+    assert heat.shape == (SIZE, SIZE) and np.isfinite(heat).all()
+    assert np.ptp(heat) == 0.0  # one cell upsampled: a constant map (all 1 or all 0)
+
+
+def test_frozen_backbone_still_gets_gradients(mobilenet):
+    backbone, model = mobilenet
+    image = _image((SIZE, SIZE, 3), seed=0)
+    target = f"{backbone.name}/block_5_project"
+    before = grad_cam(model, image, layer=target)
+    backbone.trainable = False  # the usual transfer-learning set-up
+    try:
+        after = grad_cam(model, image, layer=target)
+    finally:
+        backbone.trainable = True
+    assert before.max() > 0
+    np.testing.assert_allclose(after, before, atol=1e-6)
+
+
+def test_grey_image_into_rgb_backbone_is_repeated_over_channels(mobilenet):
+    _, model = mobilenet
+    grey = _image((SIZE, SIZE), seed=4)
+    np.testing.assert_allclose(
+        grad_cam(model, grey), grad_cam(model, np.repeat(grey[..., None], 3, axis=-1)), atol=1e-6
+    )
+
+
+def test_augmentation_layers_act_as_identity():
+    keras.utils.set_random_seed(5)
+    shared = _conv_block() + _head()
+    augmentation = [
+        keras.layers.RandomRotation(0.2),
+        keras.layers.RandomZoom(0.2),
+        keras.layers.RandomTranslation(0.1, 0.1),
+        keras.layers.RandomFlip("horizontal"),
+        keras.layers.Rescaling(1.0),
+    ]
+
+    def build(front):
+        inputs = keras.Input((SIZE, SIZE, 1))
+        x = inputs
+        for layer in front + shared:
+            x = layer(x)
+        return keras.Model(inputs, x)
+
+    plain, augmented = build([]), build(augmentation)
+    image = _image((SIZE, SIZE, 1), seed=6)
+    first = grad_cam(augmented, image)
+    assert first.max() > 0
+    np.testing.assert_array_equal(grad_cam(augmented, image), first)  # deterministic
+    np.testing.assert_allclose(first, grad_cam(plain, image), atol=1e-6)
+
+
+def test_image_formats_give_the_same_heat():
+    keras.utils.set_random_seed(7)
+    model = _sequential()
+    image_u8 = np.random.default_rng(8).integers(0, 256, (SIZE, SIZE), dtype=np.uint8)
+    as_float = image_u8.astype(np.float32) / 255.0
+    reference = grad_cam(model, as_float)
+    np.testing.assert_allclose(grad_cam(model, image_u8), reference, atol=1e-6)
+    np.testing.assert_allclose(grad_cam(model, as_float[..., None]), reference, atol=1e-6)
+
+
+def test_recording_hook_is_removed_even_after_an_error():
+    keras.utils.set_random_seed(9)
+    inputs = keras.Input((SIZE, SIZE, 1))
+    conv = keras.layers.Conv2D(3, 3, name="last_conv")
+    outputs = keras.layers.Dense(2, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(conv(inputs))
+    )
+    model = keras.Model(inputs, outputs)
+    image = _image((SIZE, SIZE, 1))
+    assert grad_cam(model, image).shape == (SIZE, SIZE)  # softmax: predicted class
+    assert "call" not in vars(conv)
+    with pytest.raises(Exception):
+        grad_cam(model, image, class_index=5)  # no such class
+    assert "call" not in vars(conv)
+
+
+def test_bad_inputs_raise_clear_errors():
+    keras.utils.set_random_seed(10)
+    model = _functional()
+    with pytest.raises(ValueError, match="32×32"):
+        grad_cam(model, np.zeros((28, 28), np.float32))
+    with pytest.raises(ValueError, match="channel"):
+        grad_cam(model, np.zeros((SIZE, SIZE, 2), np.float32))
+    with pytest.raises(ValueError, match="one image"):
+        grad_cam(model, np.zeros((2, SIZE, SIZE, 1), np.float32))
+    with pytest.raises(ValueError, match="no layer 'nope'"):
+        grad_cam(model, np.zeros((SIZE, SIZE), np.float32), layer="nope")
+    dense_name = model.layers[-1].name
+    with pytest.raises(ValueError, match="feature map"):
+        grad_cam(model, np.zeros((SIZE, SIZE), np.float32), layer=dense_name)
+
+
+def test_find_last_conv_layer_without_any_convolution():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="no 2-D convolution"):
+        find_last_conv_layer(model)
+
+
+def test_book_model_from_cnnguide_models():
+    models = pytest.importorskip("cnnguide.models")
+    keras.utils.set_random_seed(11)
+    model = models.build_recommended((28, 28, 1))
+    assert find_last_conv_layer(model).split("/")[-1] == "last_conv"
+    heat = grad_cam(model, np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8))
+    assert heat.shape == (28, 28) and 0.0 <= heat.min() and heat.max() <= 1.0
+
+
+# --------------------------------------------------------------------------------------
+# heat_in_mask and pointing_game
+
+
+def test_heat_in_mask_known_answers():
+    heat = np.array([[1.0, 0.0, 0.0], [2.0, 3.0, 0.0], [0.0, 0.0, 4.0]])
+    mask = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0]], bool)
+    assert heat_in_mask(heat, mask) == pytest.approx(4.0 / 10.0)
+    assert heat_in_mask(heat, ~mask) == pytest.approx(6.0 / 10.0)
+    assert heat_in_mask(heat, np.ones((3, 3), bool)) == pytest.approx(1.0)
+    assert heat_in_mask(heat, np.zeros((3, 3), bool)) == 0.0
+    assert heat_in_mask(heat[..., None], mask.astype(np.uint8)) == pytest.approx(0.4)
+    # a uniform map scores the mask's own share of the image
+    assert heat_in_mask(np.ones((4, 5)), np.eye(4, 5, dtype=bool)) == pytest.approx(4 / 20)
+
+
+def test_heat_in_mask_of_empty_heat_is_nan():
+    assert np.isnan(heat_in_mask(np.zeros((3, 3)), np.ones((3, 3), bool)))
+
+
+def test_pointing_game_known_answers():
+    heat = np.zeros((5, 5))
+    heat[3, 1] = 0.9
+    heat[0, 0] = 0.5
+    mask = np.zeros((5, 5), bool)
+    mask[3, 1] = True
+    assert pointing_game(heat, mask) is True
+    assert pointing_game(heat, ~mask) is False
+    shifted = np.zeros((5, 5), bool)
+    shifted[3, 2] = True  # one pixel beside the peak
+    assert pointing_game(heat, shifted) is False
+    assert pointing_game(heat, shifted, tolerance=1) is True
+    assert pointing_game(np.zeros((5, 5)), np.ones((5, 5), bool)) is False  # points nowhere
+
+
+def test_pointing_game_ties_need_every_peak_inside():
+    heat = np.zeros((4, 4))
+    heat[0, 0] = heat[3, 3] = 1.0
+    one = np.zeros((4, 4), bool)
+    one[0, 0] = True
+    both = one.copy()
+    both[3, 3] = True
+    assert pointing_game(heat, one) is False
+    assert pointing_game(heat, both) is True
+
+
+def test_scores_reject_mismatched_or_negative_input():
+    with pytest.raises(ValueError, match="same shape"):
+        heat_in_mask(np.ones((4, 4)), np.ones((5, 5), bool))
+    with pytest.raises(ValueError, match="same shape"):
+        pointing_game(np.ones((4, 4)), np.ones((4, 4, 2), bool))
+    with pytest.raises(ValueError, match="non-negative"):
+        heat_in_mask(-np.ones((2, 2)), np.ones((2, 2), bool))
+    with pytest.raises(ValueError, match="tolerance"):
+        pointing_game(np.ones((2, 2)), np.ones((2, 2), bool), tolerance=-1)
+
+
+def test_scores_on_phantom_lesion_masks():
+    phantoms = pytest.importorskip("cnnguide.phantoms")
+    batch = phantoms.make_phantoms(6, 64, seed=0, pneumonia_fraction=1.0)
+    for mask in batch.masks:
+        assert mask.any()
+        perfect = mask.astype(np.float32)
+        assert heat_in_mask(perfect, mask) == pytest.approx(1.0)
+        assert pointing_game(perfect, mask)
+        assert heat_in_mask(np.ones_like(perfect), mask) == pytest.approx(mask.mean())
+        assert not pointing_game(1.0 - perfect, mask)
+
+
+def test_score_localization_on_known_regions():
+    model = _threshold_model([1.0, 0.0])
+    images = np.stack([_two_region_image()] * 3)
+    on_lesion = np.stack([_region_mask(R)] * 3)
+    scores = score_localization(model, images, on_lesion)
+    np.testing.assert_allclose(scores["heat_in_mask"], 1.0, atol=1e-6)
+    assert scores["pointing_game"].tolist() == [True] * 3
+    np.testing.assert_allclose(scores["mask_share"], 64 / SIZE**2)
+    assert scores["heats"].shape == (3, SIZE, SIZE)
+    elsewhere = score_localization(model, images, np.stack([_region_mask(S)] * 3))
+    np.testing.assert_allclose(elsewhere["heat_in_mask"], 0.0, atol=1e-6)
+    assert not elsewhere["pointing_game"].any()
+    with pytest.raises(ValueError, match="empty"):
+        score_localization(model, images, np.zeros_like(on_lesion))
+    with pytest.raises(ValueError, match="masks"):
+        score_localization(model, images, on_lesion[:2])
+
+
+# --------------------------------------------------------------------------------------
+# overlay and gallery
+
+
+def test_overlay_draws_the_image_and_a_semi_transparent_heat_map():
+    image = np.random.default_rng(0).random((16, 16)).astype(np.float32)
+    heat = np.zeros((16, 16), np.float32)
+    heat[4:8, 4:8] = 1.0
+    ax = overlay(image, heat, alpha=0.3, title="case")
+    assert isinstance(ax, matplotlib.axes.Axes)
+    assert len(ax.images) == 2
+    np.testing.assert_array_equal(ax.images[0].get_array(), image)
+    assert ax.images[0].get_cmap().name == "gray"
+    np.testing.assert_array_equal(ax.images[1].get_array(), heat)
+    assert ax.images[1].get_alpha() == 0.3
+    assert ax.images[1].get_clim() == (0.0, 1.0)
+    assert ax.get_title() == "case"
+
+
+def test_overlay_on_given_axes_and_without_heat():
+    fig, (left, right) = plt.subplots(1, 2)
+    assert overlay(np.zeros((8, 8, 1)), None, ax=left) is left
+    assert len(left.images) == 1 and len(right.images) == 0
+    rgb = overlay(np.zeros((8, 8, 3)), np.ones((4, 4)) * 0.5, ax=right)  # heat stretched over
+    assert len(rgb.images) == 2 and rgb.images[0].get_extent() == rgb.images[1].get_extent()
+    with pytest.raises(ValueError, match="alpha"):
+        overlay(np.zeros((8, 8)), np.zeros((8, 8)), alpha=1.5)
+
+
+def test_gallery_lays_out_rows_with_labels():
+    images = np.random.default_rng(1).random((6, 12, 12)).astype(np.float32)
+    heats = [np.full((12, 12), 0.5, np.float32)] * 5 + [None]
+    titles = [f"p={p:.2f}" for p in np.linspace(0.1, 0.9, 6)]
+    fig = gallery(images, heats, titles, ncols=2, row_labels=["TP", "FP", "FN"], suptitle="cases")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    assert len(fig.axes) == 6
+    assert [fig.axes[i].get_ylabel() for i in (0, 2, 4)] == ["TP", "FP", "FN"]
+    assert [len(ax.images) for ax in fig.axes] == [2, 2, 2, 2, 2, 1]
+    assert fig.axes[3].get_title() == titles[3]
+
+
+def test_gallery_rejects_mismatched_lengths():
+    images = np.zeros((3, 8, 8))
+    with pytest.raises(ValueError, match="heat maps"):
+        gallery(images, [None, None])
+    with pytest.raises(ValueError, match="titles"):
+        gallery(images, None, ["a"])
+    with pytest.raises(ValueError, match="row labels"):
+        gallery(images, None, ncols=3, row_labels=["TP", "FP"])
+    with pytest.raises(ValueError, match="at least one"):
+        gallery([], [])
