@@ -1,0 +1,118 @@
+"""Tests for cnnguide.layers: parameter counts by hand, the demo models, dropout, output heads."""
+
+import numpy as np
+import pytest
+
+from cnnguide import layers as Ly
+
+keras = pytest.importorskip("keras")
+
+
+def test_formulas():
+    assert Ly.conv2d_params(3, 3, 1, 8) == 80
+    assert Ly.conv2d_params(3, 3, 1, 8, bias=False) == 72
+    assert Ly.conv2d_params(5, 3, 16, 32) == 5 * 3 * 16 * 32 + 32
+    assert Ly.dense_params(10, 4) == 44
+    assert Ly.batchnorm_params(16) == 64 and Ly.batchnorm_params(16, trainable_only=True) == 32
+    with pytest.raises(ValueError, match="filters"):
+        Ly.conv2d_params(3, 3, 1, 0)
+    with pytest.raises(ValueError, match="units"):
+        Ly.dense_params(3, 2.5)
+
+
+@pytest.mark.parametrize("factory", [
+    lambda: Ly.build_demo_model(),
+    lambda: Ly.build_demo_model((32, 32, 3), filters=5, dense_units=7),
+    lambda: Ly.build_small_cnn(batchnorm=True),
+    lambda: Ly.build_small_cnn(batchnorm=False, dropout=0.3),
+    lambda: keras.Sequential([
+        keras.Input((12, 12, 2)),
+        keras.layers.Conv2D(4, (5, 3), use_bias=False),
+        keras.layers.PReLU(),
+        keras.layers.LayerNormalization(axis=(1, 2, 3)),
+        keras.layers.GroupNormalization(groups=4),
+        keras.layers.AveragePooling2D(2),
+        keras.layers.SpatialDropout2D(0.2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3, use_bias=False),
+        keras.layers.Softmax(),
+    ]),
+])
+def test_count_by_hand_matches_keras(factory):
+    model = factory()
+    rows = Ly.count_params_by_hand(model)
+    assert [r.name for r in rows] == [layer.name for layer in model.layers]
+    for row, layer in zip(rows, model.layers):
+        assert row.by_hand == layer.count_params(), row
+    assert sum(r.by_hand for r in rows) == model.count_params()
+    table = Ly.parameter_table(model)
+    assert (table["by hand"] == table["Keras"]).all()
+
+
+def test_unknown_layer_is_named():
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.DepthwiseConv2D(3, name="dw")])
+    with pytest.raises(ValueError, match="'dw'.*DepthwiseConv2D"):
+        Ly.count_params_by_hand(model)
+
+
+def test_demo_model_follows_the_source_list():
+    model = Ly.build_demo_model()
+    names = [layer.name for layer in model.layers]
+    assert names == ["conv", "batchnorm", "activation", "pool", "dropout", "flatten", "dense",
+                     "output"]
+    assert model.get_layer("pool").output.shape[1:] == (14, 14, 8)
+    assert model.get_layer("flatten").output.shape[1:] == (14 * 14 * 8,)
+
+
+def test_same_seed_same_weights():
+    a = Ly.build_small_cnn(seed=3).get_weights()
+    b = Ly.build_small_cnn(seed=3).get_weights()
+    c = Ly.build_small_cnn(seed=4).get_weights()
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_original_and_inverted_dropout_keep_the_expected_value():
+    x = np.ones(200_000)
+    rng = np.random.default_rng(0)
+    inv_train = Ly.inverted_dropout(x, 0.3, training=True, rng=rng)
+    assert set(np.unique(inv_train)) == {0.0, 1 / 0.7}
+    assert inv_train.mean() == pytest.approx(1.0, abs=0.01)
+    assert np.array_equal(Ly.inverted_dropout(x, 0.3, training=False), x)
+    orig_train = Ly.original_dropout(x, 0.3, training=True, rng=rng)
+    assert set(np.unique(orig_train)) == {0.0, 1.0}
+    assert Ly.original_dropout(x, 0.3, training=False).mean() == pytest.approx(
+        orig_train.mean(), abs=0.01)
+    with pytest.raises(ValueError, match="rate"):
+        Ly.inverted_dropout(x, 1.0, training=True)
+
+
+def test_keras_dropout_is_inverted_dropout():
+    layer = keras.layers.Dropout(0.5, seed=0)
+    x = np.ones((1, 1000), np.float32)
+    train = np.asarray(layer(x, training=True))
+    assert set(np.unique(train)) == {0.0, 2.0}
+    assert np.array_equal(np.asarray(layer(x, training=False)), x)
+
+
+@pytest.mark.parametrize("task, units, lo, hi", [
+    ("binary", 1, 0, 1), ("multiclass", 3, 0, 1), ("regression", 1, -np.inf, np.inf)])
+def test_output_heads(task, units, lo, hi):
+    model = Ly.build_head_model(task, n_classes=3)
+    out = np.asarray(model(np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)))
+    assert out.shape == (4, units)
+    assert np.all((out >= lo) & (out <= hi))
+    if task == "multiclass":
+        np.testing.assert_allclose(out.sum(axis=1), 1, atol=1e-5)
+    assert model.loss == Ly.OUTPUT_HEADS[task].loss
+    with pytest.raises(ValueError, match="choose one of"):
+        Ly.build_head_model("ranking")
+
+
+def test_train_small_cnn_learns_a_separable_toy_task():
+    rng = np.random.default_rng(0)
+    y = np.arange(64) % 2
+    x = rng.random((64, 28, 28, 1), dtype=np.float32) * 0.2
+    x[y == 1, 10:18, 10:18] += 0.8
+    _, hist = Ly.train_small_cnn(x, y, epochs=8, learning_rate=1e-2)
+    assert hist["loss"][-1] < hist["loss"][0]
