@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cnnguide-installed
 
 # Quiet TensorFlow's start-up chatter and keep CPU runs repeatable.
-export TF_CPP_MIN_LOG_LEVEL  ?= 2
+export TF_CPP_MIN_LOG_LEVEL  ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONHASHSEED        ?= 0
 

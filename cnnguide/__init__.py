@@ -2,11 +2,27 @@
 
 Every chapter of the book narrates; the logic lives here, one module per idea:
 
-========================  ==================================================
-``cnnguide.data``         PneumoniaMNIST, image folders, single images
-``cnnguide.phantoms``     synthetic chest radiographs with lesion masks
-``cnnguide.plotting``     small figure helpers shared by the chapters
-========================  ==================================================
+=========================  =================================================
+``cnnguide.data``          PneumoniaMNIST, image folders, single images
+``cnnguide.phantoms``      synthetic chest radiographs with lesion masks
+``cnnguide.neuron``        the artificial neuron (chapter 1)
+``cnnguide.images``        pixels, normalisation, tensor layouts (chapter 2)
+``cnnguide.kernels``       the named hand-made kernels (chapter 3)
+``cnnguide.ops``           reference conv2d, pool2d, output size (chapters 3-4)
+``cnnguide.widgets``       explorers and their static companions (chapters 3-4)
+``cnnguide.layers``        demo model, parameter counts, dropout, heads (5, 7)
+``cnnguide.featuremaps``   feature-map extraction, figures and viewer (5)
+``cnnguide.activations``   activation functions and gradient experiments (6)
+``cnnguide.normalization`` batch, layer and instance normalization (7)
+``cnnguide.models``        the source's CNN and the book's recommended one (8)
+``cnnguide.train``         config to trained model, with callbacks (8)
+``cnnguide.metrics``       confusion counts, scores, intervals, thresholds (8-10)
+``cnnguide.explain``       Grad-CAM and its localisation scores (8)
+``cnnguide.imbalance``     samplers, focal loss, augmentation, comparison (9)
+``cnnguide.thresholds``    threshold explorer (10)
+``cnnguide.plotting``      small figure helpers shared by the chapters
+``cnnguide.cli``           ``python -m cnnguide``: data, train, evaluate, predict
+=========================  =================================================
 
 This is teaching material, not a diagnostic device.
 """
@@ -14,7 +30,9 @@ This is teaching material, not a diagnostic device.
 import os as _os
 
 # TensorFlow reads these once, at import: set them before any module imports it.
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Level 3 keeps its C++ log lines (tf.data thread-pool notices) out of the book;
+# real failures still raise Python exceptions.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"
