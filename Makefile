@@ -12,12 +12,13 @@ export TF_CPP_MIN_LOG_LEVEL  ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONHASHSEED        ?= 0
 
-.PHONY: help book test unit notebooks lab bench strip clean
+.PHONY: help book test unit notebooks lab app bench strip clean
 
 help:
 	@echo "make book   build the book with every chapter executed (_build/html)"
 	@echo "make test   unit tests, nbval over every notebook, book build check"
 	@echo "make lab    JupyterLab on notebooks/"
+	@echo "make app    the Streamlit demo page (MODEL=folder, default cnnguide-model)"
 	@echo "make bench  benchmarks (speeds and scores)"
 	@echo "make strip  remove outputs from notebooks before committing"
 	@echo "make clean  remove build outputs (keeps .venv)"
@@ -25,7 +26,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -e ".[book,test,app]"
 	@touch $(STAMP)
 
 book: $(STAMP)
@@ -44,6 +45,12 @@ notebooks: $(STAMP)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks
+
+# The model `python -m cnnguide train` saves by default; the page explains when it is missing.
+MODEL ?= cnnguide-model
+
+app: $(STAMP)
+	$(BIN)/python -m cnnguide app $(MODEL)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -405,6 +405,23 @@ def _cmd_predict(args) -> int:
     return 1 if errors else 0
 
 
+def _cmd_app(args) -> int:
+    from cnnguide.app import run
+
+    return run(args.model, port=args.port, host=args.host)
+
+
+def _cmd_serve(args) -> int:
+    from cnnguide.api import run
+    from cnnguide.serve import NoModelError
+
+    try:
+        run(args.model, host=args.host, port=args.port)
+    except NoModelError as exc:
+        raise FileNotFoundError(str(exc)) from exc
+    return 0
+
+
 # --------------------------------------------------------------------------------------
 # parser and entry point
 
@@ -488,6 +505,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="override the card's threshold")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_predict)
+
+    p = commands.add_parser("app", parents=[debug], help="start the Streamlit demo page",
+                            description="Serve the demo page on localhost. "
+                                        "Teaching material, not a diagnostic device.")
+    p.add_argument("model", nargs="?", help="model folder or .keras file (default: "
+                                            "$CNNGUIDE_MODEL, then ./cnnguide-model)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8501)
+    p.set_defaults(func=_cmd_app)
+
+    p = commands.add_parser("serve", parents=[debug], help="start the web API (FastAPI)",
+                            description="POST /predict and GET /health on localhost. "
+                                        "Teaching material, not a diagnostic device.")
+    p.add_argument("model", nargs="?", help="model folder or .keras file (default: "
+                                            "$CNNGUIDE_MODEL, then ./cnnguide-model)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=_cmd_serve)
     return parser
 
 

@@ -410,3 +410,11 @@ def test_train_bad_config_is_a_one_line_error(tmp_path, capsys):
     assert cli.main(["train", "--config", str(config)]) == 1
     lines = _error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "not_a_field" in lines[0]
+
+
+def test_serve_without_a_model_is_one_line_error(tmp_path, capsys):
+    code = cli.main(["serve", str(tmp_path / "no-such-model")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("cnnguide: error:") and err.count("\n") == 1
+    assert "train" in err  # says how to get a model

@@ -1,0 +1,185 @@
+"""The web API, through FastAPI's test client and one real uvicorn server on loopback."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import socket
+import subprocess
+import sys
+import time
+
+import cnnguide
+
+pytest.importorskip("fastapi", reason="the web API needs fastapi (pip install fastapi)")
+pytest.importorskip("multipart", reason="file uploads need python-multipart")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from cnnguide.api import create_app  # noqa: E402
+from cnnguide.serve import NoModelError  # noqa: E402
+
+def save_tiny_model(folder, *, size=28, threshold=0.5, seed=0):
+    """A few-layer CNN on size×size×1, saved with a model card per the training contract."""
+    import keras
+
+    import cnnguide
+    from cnnguide.train import save
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((size, size, 1)),
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="last_conv"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ], name="tiny_cnn")
+    card = {
+        "name": "tiny_cnn", "created": "2026-01-01T00:00:00", "disclaimer": cnnguide.DISCLAIMER,
+        "threshold": threshold, "input_shape": [size, size, 1],
+        "data": {"name": "test fixture", "source": "none", "citation": "", "is_real": False,
+                 "image_size": size, "split_sizes": {}},
+        "versions": {"tensorflow": "x", "keras": keras.__version__, "cnnguide": cnnguide.__version__},
+    }
+    return save(model, card, folder)
+
+
+def png_bytes(size=(40, 32), value=128, mode="L"):
+    buf = io.BytesIO()
+    Image.new(mode, size, value).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("model"), threshold=0.3)
+
+
+@pytest.fixture(scope="module")
+def client(model_dir):
+    with TestClient(create_app(model_dir, max_bytes=200_000)) as c:
+        yield c
+
+
+def test_health(client):
+    r = client.get("/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok"
+    assert body["model_version"].startswith("tiny_cnn-")
+    assert body["threshold"] == 0.3 and body["image_size"] == 28
+    assert body["disclaimer"] == cnnguide.DISCLAIMER
+
+
+def test_predict_returns_probability_label_threshold_version(client):
+    r = client.post("/predict", files={"file": ("xray.png", png_bytes(), "image/png")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert 0.0 <= body["probability"] <= 1.0
+    assert body["threshold"] == 0.3
+    assert body["label"] == ("pneumonia" if body["probability"] >= 0.3 else "normal")
+    assert body["model_version"] == client.get("/health").json()["model_version"]
+    assert body["disclaimer"] == cnnguide.DISCLAIMER
+
+
+def test_predict_threshold_query(client):
+    files = {"file": ("xray.png", png_bytes(), "image/png")}
+    assert client.post("/predict?threshold=0", files=files).json()["label"] == "pneumonia"
+    body = client.post("/predict?threshold=1", files=files).json()
+    assert body["threshold"] == 1.0 and body["threshold_source"] == "user"
+    assert body["label"] == ("pneumonia" if body["probability"] >= 1.0 else "normal")
+    r = client.post("/predict?threshold=2", files=files)
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "name, data, status, match",
+    [
+        ("empty.png", b"", 400, "empty"),
+        ("notes.png", b"plain text, not an image", 422, "not a PNG or JPEG"),
+        ("photo.png", png_bytes((40, 40), (200, 30, 30), "RGB"), 422, "colour photograph"),
+        ("huge.png", png_bytes((8000, 7000)), 422, "pixels"),
+    ],
+    ids=["empty", "text", "colour", "huge"],
+)
+def test_bad_input_gets_4xx_with_message(client, name, data, status, match):
+    import re
+
+    r = client.post("/predict", files={"file": (name, data, "image/png")})
+    assert r.status_code == status, r.text
+    detail = r.json()["detail"]
+    assert re.search(match, detail), detail
+    if data:
+        assert name in detail
+
+
+def test_missing_file_field_is_422(client):
+    r = client.post("/predict", data={"other": "x"})
+    assert r.status_code == 422
+    assert "file" in r.text
+
+
+def test_request_size_limit(client):
+    big = np.random.default_rng(0).integers(0, 256, (600, 600), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(big).save(buf, "PNG")  # noise does not compress: ~360 kB > 200 kB
+    r = client.post("/predict", files={"file": ("big.png", buf.getvalue(), "image/png")})
+    assert r.status_code == 413
+    assert "limit" in r.json()["detail"]
+
+
+def test_create_app_without_model_says_how_to_train(tmp_path):
+    with pytest.raises(NoModelError, match="cnnguide train"):
+        create_app(tmp_path / "none")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_real_server_on_loopback(model_dir, tmp_path):
+    import httpx
+
+    port = _free_port()
+    log = open(tmp_path / "server.log", "wb")
+    env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cnnguide.api", str(model_dir), "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"server exited with {server.returncode}: "
+                            + (tmp_path / "server.log").read_text())
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("server not ready in 120 s: " + (tmp_path / "server.log").read_text())
+            time.sleep(0.5)
+        r = httpx.post(base + "/predict", files={"file": ("x.png", png_bytes(), "image/png")},
+                       timeout=30)
+        assert r.status_code == 200, r.text
+        assert set(r.json()) >= {"probability", "label", "threshold", "model_version"}
+        bad = httpx.post(base + "/predict", files={"file": ("x.png", b"nope", "image/png")},
+                         timeout=30)
+        assert bad.status_code == 422 and "not a PNG or JPEG" in bad.json()["detail"]
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()

@@ -1,0 +1,185 @@
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import cnnguide
+from cnnguide import serve
+from cnnguide.data import ImageError, load_image
+
+def save_tiny_model(folder, *, size=28, threshold=0.5, seed=0):
+    """A few-layer CNN on size×size×1, saved with a model card per the training contract."""
+    import keras
+
+    import cnnguide
+    from cnnguide.train import save
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((size, size, 1)),
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="last_conv"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ], name="tiny_cnn")
+    card = {
+        "name": "tiny_cnn", "created": "2026-01-01T00:00:00", "disclaimer": cnnguide.DISCLAIMER,
+        "threshold": threshold, "input_shape": [size, size, 1],
+        "data": {"name": "test fixture", "source": "none", "citation": "", "is_real": False,
+                 "image_size": size, "split_sizes": {}},
+        "versions": {"tensorflow": "x", "keras": keras.__version__, "cnnguide": cnnguide.__version__},
+    }
+    return save(model, card, folder)
+
+
+def png_bytes(array_or_size=(40, 32), value=128, mode="L"):
+    buf = io.BytesIO()
+    if isinstance(array_or_size, np.ndarray):
+        Image.fromarray(array_or_size).save(buf, "PNG")
+    else:
+        Image.new(mode, array_or_size, value).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("model"), threshold=0.4)
+
+
+@pytest.fixture(scope="module")
+def predictor(model_dir):
+    return serve.load_predictor(model_dir)
+
+
+@pytest.fixture(scope="module")
+def xray():
+    """A radiograph-like greyscale image: bright ribs, dark lungs (a phantom)."""
+    from cnnguide.phantoms import make_phantom
+
+    return png_bytes(make_phantom(64, seed=3, subtype="lobar").images[0])
+
+
+def test_predictor_reads_card(predictor, model_dir):
+    assert predictor.size == 28
+    assert predictor.threshold == 0.4
+    assert predictor.name == "tiny_cnn"
+    assert predictor.model_file == model_dir / "model.keras"
+    assert predictor.version.startswith("tiny_cnn-2026-01-01-")
+    assert len(predictor.version.rsplit("-", 1)[1]) == 12
+
+
+def test_predict_bytes_matches_direct_prediction(predictor, xray):
+    from cnnguide.train import predict_proba
+
+    result = predictor.predict_bytes(xray, "chest.png")
+    expected = float(predict_proba(predictor.model, load_image(xray, size=28)[None])[0])
+    assert result["probability"] == pytest.approx(expected, abs=1e-6)
+    assert 0.0 <= result["probability"] <= 1.0
+    assert result["threshold"] == 0.4 and result["threshold_source"] == "model card"
+    assert result["label"] == ("pneumonia" if expected >= 0.4 else "normal")
+    assert result["model_version"] == predictor.version
+    assert result["disclaimer"] == cnnguide.DISCLAIMER
+    assert result["image_size"] == 28
+
+
+def test_threshold_override_moves_the_label(predictor, xray):
+    image = predictor.prepare(xray)
+    p = predictor.predict(image)["probability"]
+    assert predictor.predict(image, 0.0)["label"] == "pneumonia"
+    assert predictor.predict(image, min(1.0, p + 0.01))["label"] == "normal"
+    low = predictor.predict(image, p)
+    assert low["label"] == "pneumonia" and low["threshold_source"] == "user"
+    with pytest.raises(ValueError, match="threshold"):
+        predictor.predict(image, 1.5)
+
+
+def test_prepare_gives_model_input(predictor, xray):
+    image = predictor.prepare(xray, "chest.png")
+    assert image.shape == (28, 28) and image.dtype == np.float32
+    assert 0.0 <= image.min() and image.max() <= 1.0
+    with pytest.raises(ValueError, match="28x28"):
+        predictor.predict(np.zeros((32, 32), np.float32))
+
+
+def test_explain_gives_heat_map(predictor, xray):
+    heat = predictor.explain(predictor.prepare(xray))
+    assert heat.shape == (28, 28)
+    assert 0.0 <= heat.min() and heat.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (b"", "empty"),
+        (b"this is a text file, not an image", "not a PNG or JPEG"),
+        (png_bytes((40, 40), (200, 30, 30), mode="RGB"), "colour photograph"),
+        (png_bytes((40, 40))[:60], "corrupt or truncated|not a PNG"),
+    ],
+    ids=["empty", "text", "colour", "truncated"],
+)
+def test_bad_uploads_raise_clear_errors(predictor, data, match):
+    with pytest.raises(ImageError, match=match) as info:
+        predictor.prepare(data, "upload.png")
+    if data:
+        assert "upload.png" in str(info.value)
+
+
+def test_huge_image_is_refused_before_decoding(predictor):
+    huge = png_bytes((8000, 7000))  # 56 million pixels, a few kB compressed
+    with pytest.raises(ImageError, match="pixels"):
+        predictor.prepare(huge, "huge.png")
+
+
+def test_upload_size_limit(predictor, xray):
+    with pytest.raises(ImageError, match="limit"):
+        predictor.prepare(xray, "big.png", max_bytes=len(xray) - 1)
+    assert predictor.prepare(xray, "ok.png", max_bytes=len(xray)).shape == (28, 28)
+
+
+def test_dicom_without_pydicom_says_how(predictor, monkeypatch):
+    import builtins
+    import sys
+
+    real_import = builtins.__import__
+
+    def no_pydicom(name, *args, **kwargs):
+        if name == "pydicom":
+            raise ImportError("no pydicom")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "pydicom", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_pydicom)
+    fake = b"\0" * 128 + b"DICM" + b"\0" * 64
+    with pytest.raises(ImageError, match="pydicom"):
+        predictor.prepare(fake, "scan.dcm")
+
+
+def test_no_model_says_how_to_train(tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNGUIDE_MODEL", raising=False)
+    with pytest.raises(serve.NoModelError, match="cnnguide train") as info:
+        serve.load_predictor(tmp_path / "missing")
+    assert str(tmp_path / "missing") in str(info.value)
+    monkeypatch.chdir(tmp_path)  # the default ./cnnguide-model is absent too
+    with pytest.raises(serve.NoModelError, match="cnnguide-model"):
+        serve.find_model()
+
+
+def test_model_without_card_is_no_model(tmp_path, model_dir):
+    (tmp_path / "model.keras").write_bytes((model_dir / "model.keras").read_bytes())
+    with pytest.raises(serve.NoModelError, match="model card"):
+        serve.load_predictor(tmp_path)
+
+
+def test_environment_variable_names_the_model(model_dir, monkeypatch):
+    monkeypatch.setenv("CNNGUIDE_MODEL", str(model_dir))
+    assert serve.find_model() == model_dir / "model.keras"
+    assert serve.find_model(model_dir / "model.keras") == model_dir / "model.keras"
+
+
+def test_version_changes_with_the_weights(tmp_path, predictor):
+    other = serve.load_predictor(save_tiny_model(tmp_path / "other", seed=1))
+    assert other.version != predictor.version
+    assert other.version.startswith("tiny_cnn-2026-01-01-")
