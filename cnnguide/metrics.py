@@ -1,0 +1,245 @@
+"""Metrics for a binary detector, with bootstrap intervals and a deliberate threshold.
+
+Every number comes from scikit-learn; this module only arranges the calls, adds
+specificity (the recall of the negative class), percentile-bootstrap intervals and
+:func:`choose_threshold`, which picks the operating point on the validation split.
+
+Convention: label 1 = pneumonia (positive), 0 = normal; a case is called positive when
+its score is **greater than or equal to** the threshold.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from sklearn import metrics as skm
+
+__all__ = ["confusion", "binary_metrics", "bootstrap_ci", "choose_threshold", "METRICS"]
+
+#: Metric names accepted by :func:`bootstrap_ci`.
+METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc", "pr_auc")
+
+
+def _as_arrays(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true).reshape(-1)
+    y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
+    if y_true.shape != y_score.shape:
+        raise ValueError(
+            f"y_true has {y_true.size} entries but y_score has {y_score.size}; pass one score per label"
+        )
+    if y_true.size == 0:
+        raise ValueError("y_true is empty: metrics need at least one case")
+    if not np.isin(y_true, (0, 1)).all():
+        raise ValueError("y_true must hold only 0 (normal) and 1 (pneumonia)")
+    if not np.isfinite(y_score).all():
+        raise ValueError("y_score contains NaN or infinity; check the model's predictions")
+    return y_true.astype(np.int64), y_score
+
+
+def confusion(y_true, y_pred) -> dict[str, int]:
+    """Confusion counts of binary predictions.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of 0/1, shape (N,)
+        True labels and predicted labels.
+
+    Returns
+    -------
+    dict
+        ``{"tn": int, "fp": int, "fn": int, "tp": int}``.
+
+    Examples
+    --------
+    >>> confusion([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
+    {'tn': 1, 'fp': 1, 'fn': 1, 'tp': 2}
+    """
+    y_true, y_pred = _as_arrays(y_true, y_pred)
+    if not np.isin(y_pred, (0, 1)).all():
+        raise ValueError("y_pred must hold only 0 and 1; threshold scores first (or use binary_metrics)")
+    tn, fp, fn, tp = skm.confusion_matrix(y_true, y_pred.astype(np.int64), labels=[0, 1]).ravel()
+    return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
+
+
+def _metric(name: str, y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> float:
+    if name in ("roc_auc", "pr_auc"):
+        if y_true.min() == y_true.max():
+            return math.nan  # undefined with a single class
+        if name == "roc_auc":
+            return float(skm.roc_auc_score(y_true, y_score))
+        return float(skm.average_precision_score(y_true, y_score))
+    y_pred = (y_score >= threshold).astype(np.int64)
+    if name == "accuracy":
+        return float(skm.accuracy_score(y_true, y_pred))
+    if name == "precision":
+        return float(skm.precision_score(y_true, y_pred, zero_division=0))
+    if name == "recall":
+        return float(skm.recall_score(y_true, y_pred, zero_division=0))
+    if name == "specificity":
+        return float(skm.recall_score(y_true, y_pred, pos_label=0, zero_division=0))
+    if name == "f1":
+        return float(skm.f1_score(y_true, y_pred, zero_division=0))
+    raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
+
+
+def _from_counts(name: str, tn: int, fp: int, fn: int, tp: int) -> float:
+    def ratio(a, b):
+        return a / b if b else 0.0
+
+    if name == "accuracy":
+        return ratio(tp + tn, tn + fp + fn + tp)
+    if name == "precision":
+        return ratio(tp, tp + fp)
+    if name == "recall":
+        return ratio(tp, tp + fn)
+    if name == "specificity":
+        return ratio(tn, tn + fp)
+    if name == "f1":
+        return ratio(2 * tp, 2 * tp + fp + fn)
+    raise ValueError(f"unknown metric {name!r}; choose one of {', '.join(METRICS)}")
+
+
+def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
+    """Threshold metrics, ranking metrics and confusion counts in one dict.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1, shape (N,)
+        True labels (1 = pneumonia).
+    y_score : array-like of float, shape (N,)
+        Predicted probability (or any score) of pneumonia.
+    threshold : float
+        Scores ``>= threshold`` are called pneumonia.
+
+    Returns
+    -------
+    dict
+        ``accuracy, precision, recall, specificity, f1, roc_auc, pr_auc, threshold``
+        (floats; the AUCs are NaN when only one class is present) and ``tn, fp, fn, tp``
+        (ints). ``pr_auc`` is scikit-learn's average precision.
+
+    Examples
+    --------
+    >>> m = binary_metrics([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9])
+    >>> m["accuracy"], m["recall"], m["specificity"], m["roc_auc"]
+    (0.5, 0.5, 0.5, 0.75)
+    """
+    y_true, y_score = _as_arrays(y_true, y_score)
+    out = {name: _metric(name, y_true, y_score, threshold) for name in METRICS}
+    out["threshold"] = float(threshold)
+    out.update(confusion(y_true, (y_score >= threshold).astype(np.int64)))
+    return out
+
+
+def bootstrap_ci(
+    y_true,
+    y_score,
+    metric: str = "roc_auc",
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    threshold: float = 0.5,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of one metric.
+
+    Cases are resampled with replacement ``n_boot`` times; resamples holding a single
+    class are skipped for the AUCs (undefined there). The interval is the central
+    ``level`` share of the resampled values.
+
+    Parameters
+    ----------
+    y_true, y_score : array-like, shape (N,)
+        Labels (0/1) and scores.
+    metric : str
+        One of :data:`METRICS`.
+    n_boot : int
+        Number of resamples.
+    seed : int
+        Seed of the resampling (same seed, same interval).
+    threshold : float
+        Decision threshold for the threshold metrics.
+    level : float
+        Coverage, e.g. 0.95.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 200)
+    >>> low, high = bootstrap_ci(y, y + rng.normal(0, 0.8, 200), "roc_auc", n_boot=200)
+    >>> bool(0.5 < low < high < 1.0)
+    True
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    if n_boot < 10:
+        raise ValueError(f"n_boot must be at least 10, got {n_boot}")
+    y_true, y_score = _as_arrays(y_true, y_score)
+    rng = np.random.default_rng(seed)
+    n = y_true.size
+    y_pred = (y_score >= threshold).astype(np.int64)
+    values = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        if metric in ("roc_auc", "pr_auc"):
+            value = _metric(metric, y_true[idx], y_score[idx], threshold)
+        else:
+            # One scikit-learn confusion matrix per resample is ~3x faster than one
+            # scikit-learn call per metric; the ratios below match its zero_division=0.
+            cm = skm.confusion_matrix(y_true[idx], y_pred[idx], labels=[0, 1])
+            value = _from_counts(metric, *(int(v) for v in cm.ravel()))
+        if not math.isnan(value):
+            values.append(value)
+    if not values:
+        raise ValueError(f"{metric} is undefined on every resample: y_true needs both classes")
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(values, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def choose_threshold(y_true, y_score, *, min_recall: float = 0.95) -> float:
+    """The highest threshold whose recall on these cases is at least ``min_recall``.
+
+    Use it on the **validation** split only, then apply the threshold unchanged to the
+    test split: choosing on the test split makes the test result optimistic.
+
+    Parameters
+    ----------
+    y_true, y_score : array-like, shape (N,)
+        Labels (0/1, at least one positive) and scores.
+    min_recall : float
+        Smallest acceptable recall (sensitivity), in ``(0, 1]``.
+
+    Returns
+    -------
+    float
+        A threshold equal to one of the positive cases' scores: calling ``score >=
+        threshold`` positive keeps recall ``>= min_recall``, and any higher threshold
+        would not.
+
+    Examples
+    --------
+    >>> choose_threshold([0, 1, 1, 1, 1], [0.2, 0.3, 0.6, 0.8, 0.9], min_recall=0.75)
+    0.6
+    """
+    if not 0.0 < min_recall <= 1.0:
+        raise ValueError(f"min_recall must be in (0, 1], got {min_recall}")
+    y_true, y_score = _as_arrays(y_true, y_score)
+    if y_true.sum() == 0:
+        raise ValueError("choose_threshold needs at least one positive case (label 1)")
+    if y_true.min() == 1:
+        # roc_curve needs both classes; with positives only, recall depends on positives alone.
+        ordered = np.sort(y_score)[::-1]
+        return float(ordered[math.ceil(min_recall * ordered.size - 1e-9) - 1])
+    _, tpr, thresholds = skm.roc_curve(y_true, y_score, drop_intermediate=False)
+    # tpr[i] is the recall of `score >= thresholds[i]`; thresholds decrease, tpr increases.
+    ok = np.flatnonzero(tpr >= min_recall - 1e-12)
+    return float(thresholds[ok[0]])

@@ -1,0 +1,668 @@
+"""One function from a configuration to a trained pneumonia detector and its report.
+
+:func:`train` runs the source's steps 5 and 6 the careful way:
+
+* a ``tf.data`` pipeline (cache, shuffle with a fixed seed, batch, then cast and scale each
+  batch, prefetch): images stay ``uint8`` in memory until a batch needs them;
+* mild augmentation with Keras preprocessing layers inside the model (identity at inference);
+* class weights for the imbalanced classes;
+* callbacks: EarlyStopping and ModelCheckpoint on the validation ROC-AUC, ReduceLROnPlateau,
+  BackupAndRestore (a killed run resumes where it stopped), a CSV log and Keras's progress bar;
+* the decision threshold chosen on the validation split (highest threshold keeping recall
+  at least ``min_recall``), then the test split evaluated once at that threshold;
+* a model card (JSON) saved next to ``model.keras``.
+
+Same seed, same machine: same metrics (op determinism is switched on). A
+``tf.distribute`` strategy spreads training over several devices without code changes.
+
+This is teaching material, not a diagnostic device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import shutil
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import cnnguide
+from cnnguide import metrics as _metrics
+from cnnguide import models as _models
+
+__all__ = ["TrainConfig", "TrainResult", "train", "save", "load", "predict_proba", "make_dataset"]
+
+MODEL_FILE = "model.keras"
+CARD_FILE = "model_card.json"
+LOG_FILE = "log.csv"
+BEST_FILE = "best.weights.h5"
+BACKUP_DIR = "backup"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved in the model card).
+
+    Attributes
+    ----------
+    image_size : int
+        Side of the square input images (28, 64, 128 or 224 for PneumoniaMNIST).
+    model : str
+        ``"recommended"`` (:func:`cnnguide.models.build_recommended`) or ``"source"``
+        (:func:`cnnguide.models.build_cnn`, one convolution per block, Flatten).
+    widths, dense_units, dropout : network shape (see :func:`cnnguide.models.build_cnn`).
+    convs_per_block : int or None
+        Convolutions per block; ``None`` keeps the chosen model's default.
+    epochs : int
+        Most epochs; early stopping usually ends sooner.
+    batch_size : int
+        Global batch size (split across replicas under a strategy).
+    learning_rate : float
+        Initial learning rate of Adam (AdamW when ``weight_decay`` > 0).
+    weight_decay : float
+        Decoupled weight decay (AdamW); 0 means plain Adam.
+    label_smoothing : float
+        Label smoothing of the binary cross-entropy.
+    patience : int
+        Epochs without a better validation AUC before stopping; the learning rate is
+        halved after ``max(1, patience // 3)`` such epochs.
+    augment : bool
+        Mild rotation, translation and zoom while training (no flips).
+    contrast : float
+        Largest random contrast change while training (0: none).
+    class_weight : str or None
+        ``"balanced"`` weighs each class by ``N / (2 · N_class)``; ``None`` weighs all cases alike.
+    min_recall : float
+        Recall the validation-chosen threshold must keep.
+    seed : int
+        Seed of weights, shuffling, augmentation and dropout.
+    """
+
+    image_size: int = 28
+    model: str = "recommended"
+    widths: tuple = (16, 32, 64)
+    dense_units: int = 128
+    dropout: float = 0.3
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 6
+    augment: bool = True
+    class_weight: str | None = "balanced"
+    min_recall: float = 0.95
+    seed: int = 0
+    convs_per_block: int | None = None
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.05
+    contrast: float = 0.1
+
+    def __post_init__(self):
+        self.widths = tuple(int(w) for w in self.widths)
+        if self.model not in ("recommended", "source"):
+            raise ValueError(f"TrainConfig.model must be 'recommended' or 'source', got {self.model!r}")
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(
+                f"TrainConfig.class_weight must be 'balanced' or None, got {self.class_weight!r}"
+            )
+        for name in ("image_size", "epochs", "batch_size", "dense_units"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not 0.0 < self.min_recall <= 1.0:
+            raise ValueError(f"TrainConfig.min_recall must be in (0, 1], got {self.min_recall}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict (tuples become lists).
+
+        Examples
+        --------
+        >>> TrainConfig(epochs=3).to_dict()["epochs"]
+        3
+        """
+        d = dataclasses.asdict(self)
+        d["widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        """Build a config from a dict; unknown keys raise a ValueError naming them.
+
+        Examples
+        --------
+        >>> TrainConfig.from_dict({"epochs": 2, "seed": 1}).seed
+        1
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown TrainConfig keys {unknown}; valid keys are {sorted(known)}"
+            )
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path) -> "TrainConfig":
+        """Read a config from a JSON or YAML file (a mapping of field names to values).
+
+        Examples
+        --------
+        >>> import json, tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "c.json")
+        >>> _ = open(path, "w").write(json.dumps({"epochs": 4}))
+        >>> TrainConfig.from_file(path).epochs
+        4
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file {path} not found; pass the path of a JSON or YAML file")
+        text = path.read_text(encoding="utf-8")
+        try:
+            if path.suffix.lower() in (".yml", ".yaml"):
+                import yaml
+
+                d = yaml.safe_load(text)
+            else:
+                d = json.loads(text)
+        except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
+            raise ValueError(f"could not parse config file {path}: {exc}") from exc
+        if not isinstance(d, dict):
+            raise ValueError(f"config file {path} must hold a mapping of TrainConfig fields")
+        if "config" in d and isinstance(d["config"], dict) and "seed" in d["config"]:
+            d = d["config"]  # a model card: reuse its config
+        return cls.from_dict(d)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : keras.Model
+        The network with the best validation weights.
+    history : dict of lists
+        Per-epoch loss and metrics (from the CSV log, so a resumed run has every epoch).
+    card : dict
+        The model card (see :func:`train`).
+    out_dir : Path or None
+        Where ``model.keras``, the card and the CSV log were written.
+    scores : dict of arrays
+        Predicted probabilities on ``"val"`` and ``"test"``, shape (N,) float32.
+    """
+
+    model: Any
+    history: dict
+    card: dict
+    out_dir: Path | None = None
+    scores: dict = dataclasses.field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------
+# Data
+
+
+def _as_batch(images) -> np.ndarray:
+    """(N, H, W) or (N, H, W, C) uint8 or float -> (N, H, W, C), dtype kept."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4:
+        raise ValueError(f"images must be shaped (N, H, W) or (N, H, W, C), got {images.shape}")
+    if images.dtype != np.uint8:
+        images = images.astype(np.float32)
+        if images.size and (images.min() < 0.0 or images.max() > 1.0):
+            raise ValueError("float images must lie in [0, 1]; pass uint8 0-255 or divide by 255 first")
+    return images
+
+
+def make_dataset(images, labels, *, batch_size=64, shuffle=False, seed=0):
+    """A ``tf.data`` pipeline: cache, (shuffle), batch, cast to float32 in [0, 1], prefetch.
+
+    Images stay in their stored dtype (uint8 for PneumoniaMNIST) until a batch is drawn.
+
+    Parameters
+    ----------
+    images : array, (N, H, W) or (N, H, W, C)
+        uint8 (0–255) or float in [0, 1].
+    labels : array, (N,)
+        0/1 labels.
+    batch_size : int
+    shuffle : bool
+        Reshuffle every epoch, with a fixed seed.
+    seed : int
+
+    Returns
+    -------
+    tf.data.Dataset
+        Yields ``(float32 (B, H, W, C), float32 (B, 1))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = make_dataset(np.zeros((5, 8, 8), np.uint8), np.zeros(5), batch_size=2)
+    >>> [tuple(x.shape) for x, _ in ds]
+    [(2, 8, 8, 1), (2, 8, 8, 1), (1, 8, 8, 1)]
+    """
+    import tensorflow as tf
+
+    images = _as_batch(images)
+    labels = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
+    scale = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0
+
+    def to_float(x, y):
+        return tf.cast(x, tf.float32) * scale, y
+
+    ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_proba(model, images, *, batch_size: int | None = None) -> np.ndarray:
+    """Probability of pneumonia for each image.
+
+    Parameters
+    ----------
+    model : keras.Model
+    images : array, (N, H, W) or (N, H, W, 1)
+        uint8 0–255 or float in [0, 1]. A single (H, W) image is treated as N = 1 only when
+        passed as ``images[None]``.
+    batch_size : int, optional
+        Images per forward pass; default 256 at 28×28, fewer for larger images (memory).
+
+    Returns
+    -------
+    np.ndarray, (N,) float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cnnguide.models import build_cnn
+    >>> p = predict_proba(build_cnn(widths=(4,)), np.zeros((3, 28, 28), np.uint8))
+    >>> p.shape, p.dtype.name
+    ((3,), 'float32')
+    """
+    batch = _as_batch(images)
+    expected = tuple(model.input_shape[1:])
+    if tuple(batch.shape[1:]) != expected:
+        raise ValueError(
+            f"the model expects images shaped {expected}, got {tuple(batch.shape[1:])}; "
+            "resize them (cnnguide.data.load_dataset(size=...)) first"
+        )
+    if batch_size is None:
+        batch_size = int(max(8, min(256, 2**18 // (batch.shape[1] * batch.shape[2]))))
+    x = batch.astype(np.float32) / 255.0 if batch.dtype == np.uint8 else batch
+    out = []
+    for start in range(0, len(x), batch_size):
+        out.append(model(x[start : start + batch_size], training=False).numpy().reshape(-1))
+    if not out:
+        return np.zeros(0, np.float32)
+    return np.concatenate(out).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------
+# Saving
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a model card")
+
+
+def save(model, card: dict, out_dir) -> Path:
+    """Write ``out_dir/model.keras`` and ``out_dir/model_card.json``.
+
+    Parameters
+    ----------
+    model : keras.Model
+    card : dict
+        JSON-ready model card (NumPy scalars are converted).
+    out_dir : path
+        Folder, created when missing.
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from cnnguide.models import build_cnn
+    >>> folder = save(build_cnn(widths=(4,)), {"threshold": 0.5}, tempfile.mkdtemp())
+    >>> sorted(p.name for p in folder.iterdir())
+    ['model.keras', 'model_card.json']
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / MODEL_FILE)
+    text = json.dumps(card, indent=2, default=_json_default, allow_nan=True)
+    (out_dir / CARD_FILE).write_text(text + "\n", encoding="utf-8")
+    return out_dir
+
+
+def load(path) -> tuple[Any, dict]:
+    """Load a model saved by :func:`save` (or :func:`train`) and its card.
+
+    Parameters
+    ----------
+    path : path
+        The folder, or its ``model.keras`` file.
+
+    Returns
+    -------
+    (keras.Model, dict)
+
+    Raises
+    ------
+    FileNotFoundError
+        When the model or its card is missing.
+    ValueError
+        When a file exists but cannot be read (truncated, not a Keras archive, bad JSON).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from cnnguide.models import build_cnn
+    >>> folder = save(build_cnn(widths=(4,)), {"threshold": 0.25}, tempfile.mkdtemp())
+    >>> model, card = load(folder)
+    >>> card["threshold"]
+    0.25
+    """
+    import keras
+
+    path = Path(path)
+    model_path = path / MODEL_FILE if path.is_dir() else path
+    if not model_path.is_file():
+        raise FileNotFoundError(
+            f"no model at {model_path}; train one first (cnnguide.train.train(..., out_dir=...)) "
+            "or pass the folder that holds model.keras"
+        )
+    card_path = model_path.parent / CARD_FILE
+    if not card_path.is_file():
+        raise FileNotFoundError(
+            f"{model_path} has no model card beside it ({card_path}); save with cnnguide.train.save"
+        )
+    if not zipfile.is_zipfile(model_path):
+        raise ValueError(
+            f"{model_path} is not a Keras archive (corrupt or truncated); retrain or copy it again"
+        )
+    try:
+        model = keras.saving.load_model(model_path, compile=False)
+    except Exception as exc:
+        raise ValueError(
+            f"could not load {model_path} ({type(exc).__name__}: {exc}); the file is corrupt or was "
+            "written by an incompatible Keras; retrain or copy it again"
+        ) from exc
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"could not parse the model card {card_path}: {exc}") from exc
+    return model, card
+
+
+# ---------------------------------------------------------------------------------------
+# Training
+
+
+def _read_log(path: Path) -> dict[str, list]:
+    import csv
+
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    history: dict[str, list] = {}
+    for row in rows:
+        for key, value in row.items():
+            history.setdefault(key, []).append(int(value) if key == "epoch" else float(value))
+    return history
+
+
+def _build_model(config: TrainConfig, input_shape):
+    import keras
+
+    augmentation = (
+        _models.build_augmentation(contrast=config.contrast, seed=config.seed) if config.augment else None
+    )
+    kwargs = dict(widths=config.widths, dense_units=config.dense_units, dropout=config.dropout,
+                  augmentation=augmentation)
+    if config.convs_per_block is not None:
+        kwargs["convs_per_block"] = config.convs_per_block
+    if config.model == "recommended":
+        model = _models.build_recommended(input_shape, **kwargs)
+    else:
+        model = _models.build_cnn(input_shape, **kwargs)
+    if config.weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(config.learning_rate)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[
+            keras.metrics.BinaryAccuracy(name="accuracy"),
+            keras.metrics.Precision(name="precision"),
+            keras.metrics.Recall(name="recall"),
+            keras.metrics.AUC(name="auc", num_thresholds=500),
+        ],
+    )
+    return model
+
+
+def _class_weight(config: TrainConfig, labels: np.ndarray) -> dict | None:
+    if config.class_weight is None:
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.unique(labels)
+    if classes.size < 2:
+        raise ValueError("the training split holds a single class; class weights need both")
+    weights = compute_class_weight("balanced", classes=classes, y=labels)
+    return {int(c): float(w) for c, w in zip(classes, weights)}
+
+
+def _default_dataset(config: TrainConfig):
+    from cnnguide import data
+
+    return data.load_dataset(config.image_size)
+
+
+def train(
+    config: TrainConfig | dict | None = None,
+    dataset=None,
+    *,
+    out_dir=None,
+    strategy=None,
+    verbose: int = 0,
+    callbacks=None,
+    n_boot: int = 1000,
+) -> TrainResult:
+    """Train a detector from a config and report it with a model card.
+
+    Parameters
+    ----------
+    config : TrainConfig or dict, optional
+        Default: ``TrainConfig()``.
+    dataset : cnnguide.data.Dataset, optional
+        Default: ``cnnguide.data.load_dataset(config.image_size)`` (phantoms when the real
+        data is absent; the card says which).
+    out_dir : path, optional
+        Folder for ``model.keras``, ``model_card.json``, ``log.csv``, the best weights and
+        the crash backup. Running again with the same folder after a crash resumes at the
+        epoch after the last one finished. ``None``: a temporary folder, deleted at the end.
+    strategy : tf.distribute.Strategy, optional
+        Build and train the model under this strategy (e.g. ``MirroredStrategy``);
+        ``batch_size`` is the global batch.
+    verbose : int
+        Keras ``fit`` verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
+    callbacks : list of keras callbacks, optional
+        Extra callbacks (run after the built-in ones).
+    n_boot : int
+        Bootstrap resamples for the test intervals.
+
+    Returns
+    -------
+    TrainResult
+
+    Notes
+    -----
+    The threshold is chosen on the validation split (:func:`cnnguide.metrics.choose_threshold`);
+    the test split is scored once, at that threshold, and never used to choose anything.
+    """
+    import keras
+    import tensorflow as tf
+
+    if config is None:
+        config = TrainConfig()
+    elif isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    if dataset is None:
+        dataset = _default_dataset(config)
+    splits = {}
+    for name in ("train", "val", "test"):
+        try:
+            split = dataset.splits[name]
+        except KeyError:
+            raise ValueError(f"the dataset has no {name!r} split; it needs train, val and test") from None
+        splits[name] = (_as_batch(split.images), np.asarray(split.labels).reshape(-1).astype(np.uint8))
+    input_shape = tuple(int(v) for v in splits["train"][0].shape[1:])
+
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    temporary = out_dir is None
+    work = Path(tempfile.mkdtemp(prefix="cnnguide-train-")) if temporary else Path(out_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    backup = work / BACKUP_DIR
+    log_path = work / LOG_FILE
+    best_path = work / BEST_FILE
+    resuming = backup.is_dir() and any(backup.iterdir())
+    if not resuming:  # a fresh run: forget the logs of an earlier, finished one
+        for stale in (log_path, best_path):
+            stale.unlink(missing_ok=True)
+    previous = _read_log(log_path) if resuming else {}
+    best_so_far = max(previous.get("val_auc", []), default=None)
+    n_previous = len(previous.get("epoch", []))
+    elapsed_before = float(previous["elapsed"][-1]) if previous.get("elapsed") else 0.0
+
+    x_train, y_train = splits["train"]
+    train_ds = make_dataset(x_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed)
+    val_ds = make_dataset(*splits["val"], batch_size=config.batch_size)
+    scope = strategy.scope() if strategy is not None else _null_scope()
+    with scope:
+        model = _build_model(config, input_shape)
+
+    started = time.perf_counter()
+
+    class _Elapsed(keras.callbacks.Callback):
+        """Adds cumulative training seconds to the logs (survives a resume via the CSV)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["elapsed"] = elapsed_before + time.perf_counter() - started
+
+    watch = dict(monitor="val_auc", mode="max")
+    builtin = [
+        _Elapsed(),
+        keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
+        keras.callbacks.ModelCheckpoint(
+            str(best_path), save_best_only=True, save_weights_only=True,
+            initial_value_threshold=best_so_far, verbose=0, **watch,
+        ),
+        keras.callbacks.EarlyStopping(patience=config.patience, **watch),
+        keras.callbacks.ReduceLROnPlateau(
+            factor=0.5, patience=max(1, config.patience // 3), min_lr=1e-5, verbose=0, **watch
+        ),
+        keras.callbacks.CSVLogger(str(log_path), append=True),
+    ]
+    fit = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs,
+        class_weight=_class_weight(config, y_train),
+        callbacks=builtin + list(callbacks or []),
+        shuffle=False,  # the pipeline shuffles, with its own seed
+        verbose=verbose,
+    )
+    seconds = elapsed_before + time.perf_counter() - started
+    if best_path.is_file():
+        model.load_weights(best_path)
+
+    history = _read_log(log_path) or {k: list(map(float, v)) for k, v in fit.history.items()}
+    scores = {name: predict_proba(model, splits[name][0]) for name in ("val", "test")}
+    y_val, y_test = splits["val"][1], splits["test"][1]
+    threshold = _metrics.choose_threshold(y_val, scores["val"], min_recall=config.min_recall)
+    validation = _metrics.binary_metrics(y_val, scores["val"], threshold)
+    test = _metrics.binary_metrics(y_test, scores["test"], threshold)
+    for metric in ("roc_auc", "recall", "specificity", "accuracy"):
+        test[f"{metric}_ci"] = list(
+            _metrics.bootstrap_ci(y_test, scores["test"], metric, n_boot=n_boot, seed=config.seed,
+                                  threshold=threshold)
+        )
+
+    card = {
+        "name": model.name,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "disclaimer": cnnguide.DISCLAIMER,
+        "data": {
+            "name": getattr(dataset, "name", "unknown"),
+            "source": str(getattr(dataset, "source", "unknown")),
+            "citation": getattr(dataset, "citation", ""),
+            "is_real": bool(getattr(dataset, "is_real", False)),
+            "image_size": int(getattr(dataset, "image_size", input_shape[0])),
+            "split_sizes": {name: int(len(splits[name][1])) for name in splits},
+        },
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "training_seconds": round(seconds, 2),
+        "epochs_run": len(history.get("epoch", fit.history.get("loss", []))),
+        "resumed_after_epoch": n_previous if resuming else None,
+        "best_epoch": _best_epoch(history),
+        "threshold": threshold,
+        "threshold_rule": (
+            f"highest threshold keeping validation recall >= {config.min_recall} "
+            "(a case is called pneumonia when its score >= threshold)"
+        ),
+        "validation": validation,
+        "test": test,
+        "input_shape": list(input_shape),
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
+                     "cnnguide": cnnguide.__version__},
+    }
+    if temporary:
+        shutil.rmtree(work, ignore_errors=True)
+        result_dir = None
+    else:
+        save(model, card, work)
+        best_path.unlink(missing_ok=True)
+        result_dir = work
+    return TrainResult(model=model, history=history, card=card, out_dir=result_dir, scores=scores)
+
+
+def _best_epoch(history: dict) -> int | None:
+    aucs = history.get("val_auc")
+    if not aucs:
+        return None
+    best = int(np.nanargmax(aucs))
+    epochs = history.get("epoch")
+    return int(epochs[best]) + 1 if epochs else best + 1
+
+
+class _null_scope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,167 @@
+"""Tests for cnnguide.metrics: hand-computed counts, agreement with scikit-learn,
+the threshold rule and the bootstrap intervals."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn import metrics as skm
+
+from cnnguide.metrics import METRICS, _from_counts, binary_metrics, bootstrap_ci, choose_threshold, confusion
+
+# Ten cases worked out by hand at threshold 0.5:
+#   label : 1    1    1    1    1    0    0    0    0    0
+#   score : .9   .8   .6   .4   .2   .7   .3   .2   .1   .05
+#   call  : P    P    P    N    N    P    N    N    N    N
+# tp = 3, fn = 2, fp = 1, tn = 4.
+Y = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0], np.uint8)
+S = np.array([0.9, 0.8, 0.6, 0.4, 0.2, 0.7, 0.3, 0.2, 0.1, 0.05])
+
+
+def test_confusion_hand_counts():
+    assert confusion(Y, (S >= 0.5).astype(int)) == {"tn": 4, "fp": 1, "fn": 2, "tp": 3}
+
+
+def test_confusion_counts_absent_class():
+    assert confusion([0, 0, 0], [0, 0, 0]) == {"tn": 3, "fp": 0, "fn": 0, "tp": 0}
+
+
+def test_binary_metrics_hand_values():
+    m = binary_metrics(Y, S, 0.5)
+    assert m["accuracy"] == pytest.approx(7 / 10)
+    assert m["precision"] == pytest.approx(3 / 4)
+    assert m["recall"] == pytest.approx(3 / 5)
+    assert m["specificity"] == pytest.approx(4 / 5)
+    assert m["f1"] == pytest.approx(2 * 0.75 * 0.6 / (0.75 + 0.6))
+    # ROC-AUC: share of (positive, negative) pairs ranked right, ties count half.
+    pairs = [(p, n) for p in S[Y == 1] for n in S[Y == 0]]
+    hand_auc = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
+    assert m["roc_auc"] == pytest.approx(hand_auc)
+    assert (m["tp"], m["fn"], m["fp"], m["tn"], m["threshold"]) == (3, 2, 1, 4, 0.5)
+
+
+def test_threshold_is_inclusive():
+    m = binary_metrics([0, 1], [0.5, 0.5], threshold=0.5)
+    assert (m["tp"], m["fp"]) == (1, 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(8, 80), st.floats(0.05, 0.95))
+def test_binary_metrics_agree_with_sklearn(seed, n, threshold):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    s = rng.random(n)
+    pred = (s >= threshold).astype(int)
+    m = binary_metrics(y, s, threshold)
+    assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert m["precision"] == pytest.approx(skm.precision_score(y, pred, zero_division=0))
+    assert m["recall"] == pytest.approx(skm.recall_score(y, pred))
+    assert m["f1"] == pytest.approx(skm.f1_score(y, pred, zero_division=0))
+    tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    assert m["specificity"] == pytest.approx(tn / (tn + fp))
+    assert m["roc_auc"] == pytest.approx(skm.roc_auc_score(y, s))
+    assert m["pr_auc"] == pytest.approx(skm.average_precision_score(y, s))
+    assert (m["tn"], m["fp"], m["fn"], m["tp"]) == (tn, fp, fn, tp)
+
+
+def test_auc_undefined_with_one_class():
+    m = binary_metrics([1, 1, 1], [0.2, 0.6, 0.9])
+    assert math.isnan(m["roc_auc"]) and math.isnan(m["pr_auc"])
+    assert m["recall"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize(
+    "y, s, message",
+    [([0, 1], [0.1], "entries"), ([0, 2], [0.1, 0.2], "only 0"), ([0, 1], [0.1, np.nan], "NaN"),
+     ([], [], "empty")],
+)
+def test_bad_input_is_named(y, s, message):
+    with pytest.raises(ValueError, match=message):
+        binary_metrics(y, s)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(5, 200), st.floats(0.05, 1.0), st.booleans())
+def test_choose_threshold_is_highest_keeping_recall(seed, n, min_recall, coarse):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    y[0] = 1
+    s = rng.random(n)
+    if coarse:  # many ties
+        s = np.round(s, 1)
+    t = choose_threshold(y, s, min_recall=min_recall)
+
+    def recall(th):
+        return np.mean(s[y == 1] >= th)
+
+    assert recall(t) >= min_recall
+    # Every strictly higher candidate threshold (a higher score) loses recall.
+    higher = np.unique(s[s > t])
+    assert all(recall(h) < min_recall for h in higher)
+
+
+def test_choose_threshold_hand_example():
+    # 5 positives: recall >= 0.8 needs 4 of them above the threshold -> the 4th highest, 0.4.
+    assert choose_threshold(Y, S, min_recall=0.8) == pytest.approx(0.4)
+    assert choose_threshold(Y, S, min_recall=1.0) == pytest.approx(0.2)
+    assert choose_threshold([1, 1, 1, 1], [0.1, 0.2, 0.3, 0.4], min_recall=0.5) == pytest.approx(0.3)
+
+
+def test_choose_threshold_rejects_bad_input():
+    with pytest.raises(ValueError, match="positive"):
+        choose_threshold([0, 0], [0.1, 0.2])
+    with pytest.raises(ValueError, match="min_recall"):
+        choose_threshold([0, 1], [0.1, 0.2], min_recall=0)
+
+
+def _noisy(n, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    return y, y + rng.normal(0, 0.9, n)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_bootstrap_contains_point_estimate(metric):
+    y, s = _noisy(300, 1)
+    low, high = bootstrap_ci(y, s, metric, n_boot=150, threshold=0.5)
+    point = binary_metrics(y, s, 0.5)[metric]
+    assert low <= point <= high
+    assert low < high
+
+
+def test_bootstrap_narrows_with_n():
+    widths = []
+    for n in (40, 400, 4000):
+        y, s = _noisy(n, 2)
+        low, high = bootstrap_ci(y, s, "recall", n_boot=200)
+        widths.append(high - low)
+    assert widths[0] > widths[1] > widths[2]
+    # Width shrinks roughly like 1 / sqrt(n): a tenfold n, about a third of the width.
+    assert widths[1] / widths[0] == pytest.approx(10 ** -0.5, rel=0.4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bootstrap_fast_path_matches_sklearn(seed):
+    # bootstrap_ci scores threshold metrics from one scikit-learn confusion matrix per
+    # resample; those scores must equal scikit-learn's own functions.
+    y, s = _noisy(50, seed)
+    idx = np.random.default_rng(seed).integers(0, 50, 50)
+    counts = confusion(y[idx], (s[idx] >= 0.5).astype(int))
+    expected = binary_metrics(y[idx], s[idx], 0.5)
+    for metric in ("accuracy", "precision", "recall", "specificity", "f1"):
+        assert _from_counts(metric, **counts) == pytest.approx(expected[metric])
+    assert _from_counts("precision", tn=3, fp=0, fn=2, tp=0) == 0.0  # zero_division=0
+
+
+def test_bootstrap_is_seeded():
+    y, s = _noisy(100, 3)
+    assert bootstrap_ci(y, s, "recall", n_boot=100, seed=5) == bootstrap_ci(y, s, "recall", n_boot=100, seed=5)
+    assert bootstrap_ci(y, s, "recall", n_boot=100, seed=5) != bootstrap_ci(y, s, "recall", n_boot=100, seed=6)
+
+
+def test_bootstrap_rejects_unknown_metric():
+    with pytest.raises(ValueError, match="unknown metric"):
+        bootstrap_ci([0, 1], [0.1, 0.9], "auroc")

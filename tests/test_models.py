@@ -1,0 +1,101 @@
+"""Tests for cnnguide.models: the step-4 architecture and the recommended variant."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from cnnguide.models import RECOMMENDED, build_augmentation, build_cnn, build_recommended  # noqa: E402
+
+
+def _kinds(model):
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_source_architecture_layers_in_order():
+    model = build_cnn((28, 28, 1), widths=(8, 16), dense_units=128, dropout=0.4)
+    assert _kinds(model) == [
+        "InputLayer",
+        "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
+        "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
+        "Flatten", "Dropout", "Dense", "Dropout", "Dense",
+    ]
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    assert [c.kernel_size for c in convs] == [(3, 3), (3, 3)]
+    assert [c.filters for c in convs] == [8, 16]
+    assert model.layers[-1].activation.__name__ == "sigmoid"
+    assert model.get_layer("dense").units == 128
+    assert model.get_layer("dropout_1").rate == pytest.approx(0.4)
+    # Flatten after two 2x2 poolings of 28x28: 7 * 7 * 16 features into the dense layer.
+    assert model.get_layer("dense").kernel.shape == (7 * 7 * 16, 128)
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (64, 64, 3), (32, 48, 1)])
+def test_output_is_a_probability_per_image(shape):
+    model = build_cnn(shape, widths=(4, 8), global_pooling=True)
+    x = np.random.default_rng(0).random((3, *shape)).astype("float32")
+    p = np.asarray(model(x, training=False))
+    assert p.shape == (3, 1)
+    assert ((p > 0) & (p < 1)).all()
+
+
+def test_depth_width_and_convs_per_block():
+    model = build_cnn((32, 32, 1), widths=(4, 8, 16), convs_per_block=2)
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [4, 4, 8, 8, 16, 16]
+    assert convs[-1].name == "last_conv"
+    assert sum(isinstance(l, keras.layers.MaxPooling2D) for l in model.layers) == 3
+
+
+def test_without_batchnorm_convs_keep_bias():
+    model = build_cnn(widths=(4,), batchnorm=False)
+    assert "BatchNormalization" not in _kinds(model)
+    assert model.get_layer("last_conv").use_bias
+
+
+def test_global_pooling_shrinks_the_dense_layer():
+    flat = build_cnn(widths=(8, 16), dense_units=32)
+    gap = build_cnn(widths=(8, 16), dense_units=32, global_pooling=True)
+    assert gap.get_layer("dense").kernel.shape == (16, 32)
+    assert gap.count_params() < flat.count_params()
+
+
+def test_recommended_variant():
+    model = build_recommended()
+    assert isinstance(model, keras.Model) and model.name == "recommended_cnn"
+    assert model.get_layer("last_conv").filters == RECOMMENDED["widths"][-1]
+    assert "GlobalAveragePooling2D" in _kinds(model)
+    assert model.input_shape == (None, 28, 28, 1)
+    small = build_recommended((28, 28, 1), widths=(4, 8), dense_units=16)
+    assert small.get_layer("last_conv").filters == 8
+
+
+def test_augmentation_is_identity_at_inference_only():
+    aug = build_augmentation(seed=3)
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    assert np.allclose(np.asarray(aug(x, training=False)), x)
+    assert not np.allclose(np.asarray(aug(x, training=True)), x)
+    model = build_cnn(widths=(4,), augmentation=aug)
+    assert model.get_layer("augmentation") is aug
+    a, b = (np.asarray(model(x, training=False)) for _ in range(2))
+    assert np.array_equal(a, b)
+
+
+def test_no_horizontal_flip_in_augmentation():
+    names = [type(layer).__name__ for layer in build_augmentation().layers]
+    assert "RandomFlip" not in names
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(input_shape=(28, 28)), "height, width, channels"),
+        (dict(widths=()), "widths"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(convs_per_block=0), "convs_per_block"),
+        (dict(input_shape=(8, 8, 1), widths=(4, 4, 4, 4)), "at least 16 pixels"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_cnn(**kwargs)
