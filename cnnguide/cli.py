@@ -506,23 +506,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_predict)
 
-    p = commands.add_parser("app", parents=[debug], help="start the Streamlit demo page",
-                            description="Serve the demo page on localhost. "
-                                        "Teaching material, not a diagnostic device.")
-    p.add_argument("model", nargs="?", help="model folder or .keras file (default: "
-                                            "$CNNGUIDE_MODEL, then ./cnnguide-model)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8501)
-    p.set_defaults(func=_cmd_app)
-
-    p = commands.add_parser("serve", parents=[debug], help="start the web API (FastAPI)",
-                            description="POST /predict and GET /health on localhost. "
-                                        "Teaching material, not a diagnostic device.")
-    p.add_argument("model", nargs="?", help="model folder or .keras file (default: "
-                                            "$CNNGUIDE_MODEL, then ./cnnguide-model)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.set_defaults(func=_cmd_serve)
+    servers = [
+        ("app", "start the Streamlit demo page", "Serve the demo page on localhost.", 8501,
+         _cmd_app),
+        ("serve", "start the web API (FastAPI)", "POST /predict and GET /health on localhost.",
+         8000, _cmd_serve),
+    ]
+    for name, summary, description, port, func in servers:
+        p = commands.add_parser(name, parents=[debug], help=summary,
+                                description=f"{description} {_disclaimer()}")
+        p.add_argument("model", nargs="?", help="model folder or .keras file (default: "
+                                                "$CNNGUIDE_MODEL, then ./cnnguide-model)")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=port)
+        p.set_defaults(func=func)
     return parser
 
 
