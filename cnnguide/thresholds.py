@@ -178,11 +178,14 @@ def threshold_explorer(y_true, y_score, *, value: float = 0.5, step: float = 0.0
     Returns
     -------
     ipywidgets.VBox
-        Children: the ``FloatSlider``, an ``HTML`` summary and the ``Output`` holding
-        the figure. Setting ``slider.value`` updates both.
+        Children: the ``FloatSlider``, an ``HTML`` summary and an ``Image`` holding the
+        figure as PNG (like the other explorers: no ``Output`` widget, whose captured
+        display messages can stall headless execution). Setting ``slider.value`` updates
+        both.
     """
     import ipywidgets as widgets
-    from IPython.display import display
+
+    from cnnguide.widgets import render_png
 
     y_true = np.asarray(y_true).reshape(-1)
     y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
@@ -190,20 +193,18 @@ def threshold_explorer(y_true, y_score, *, value: float = 0.5, step: float = 0.0
     slider = widgets.FloatSlider(value=value, min=0.0, max=1.0, step=step, description="threshold",
                                  continuous_update=False, readout_format=".2f")
     summary = widgets.HTML()
-    out = widgets.Output()
+    picture = widgets.Image(format="png")
 
     def update(change=None):
         t = float(slider.value)
         summary.value = _summary_html(t, threshold_state(y_true, y_score, t))
-        with out:
-            out.clear_output(wait=True)
-            fig = draw_threshold(y_true, y_score, t, precomputed=c)
-            display(fig)
-            plt.close(fig)
+        fig = draw_threshold(y_true, y_score, t, precomputed=c)
+        picture.value = render_png(fig)
+        plt.close(fig)
 
     slider.observe(update, names="value")
     update()
-    return widgets.VBox([slider, summary, out])
+    return widgets.VBox([slider, summary, picture])
 
 
 def threshold_small_multiples(y_true, y_score, thresholds: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9)):

@@ -78,9 +78,12 @@ def test_small_multiples_one_matrix_per_threshold_and_both_curves():
 
 def test_explorer_slider_updates_the_summary():
     box = th.threshold_explorer(Y, S, value=0.5)
-    slider, summary, _ = box.children
+    slider, summary, picture = box.children
     assert "TP 4" in summary.value and "FN 1" in summary.value
+    first_png = picture.value
+    assert first_png[:4] == b"\x89PNG"
     slider.value = 0.85
+    assert picture.value != first_png
     assert "threshold 0.85" in summary.value
     assert "TP 2" in summary.value and "FN 3" in summary.value
     slider.value = 1.0
