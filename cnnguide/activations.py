@@ -17,12 +17,13 @@ Examples
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from cnnguide.widgets import render_png
 
 __all__ = [
     "sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "relu", "relu_grad",
@@ -616,10 +617,9 @@ def activation_small_multiples(names=None, alphas: dict | None = None, *, ncols:
 
 
 def _figure_png(fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
+    png = render_png(fig, dpi=90)
     plt.close(fig)
-    return buffer.getvalue()
+    return png
 
 
 class ActivationExplorer:

@@ -11,10 +11,10 @@ Examples
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
+
+from cnnguide.widgets import render_png
 
 __all__ = ["feature_maps", "describe_maps", "spatial_layers", "plot_feature_maps", "featuremap_small_multiples",
            "FeatureMapViewer", "featuremap_explorer"]
@@ -223,10 +223,8 @@ class FeatureMapViewer:
         ax.set_title(f"{self.layer.value}, channel {c}", fontsize=10)
         ax.axis("off")
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80)
+        self.image.value = render_png(fig, dpi=80)
         plt.close(fig)
-        self.image.value = buffer.getvalue()
         self.info.value = (f"shape {m.shape[0]}x{m.shape[1]}x{m.shape[2]}; this channel: "
                            f"min {self.shown.min():.3f}, max {self.shown.max():.3f}, "
                            f"zeros {np.mean(self.shown == 0):.0%}")
