@@ -320,25 +320,13 @@ def augmentation_pipeline(
     >>> bool(np.allclose(aug(x, training=False), x))
     True
     """
-    import keras
-    from keras import layers
+    from cnnguide.models import build_augmentation
 
-    steps = []
-    if horizontal_flip or vertical_flip:
-        mode = "horizontal_and_vertical" if (horizontal_flip and vertical_flip) else (
-            "horizontal" if horizontal_flip else "vertical")
-        steps.append(layers.RandomFlip(mode, seed=seed))
-    if rotation:
-        steps.append(layers.RandomRotation(rotation / 360.0, fill_mode="constant", seed=seed + 1))
-    if zoom:
-        steps.append(layers.RandomZoom((-zoom, zoom), fill_mode="constant", seed=seed + 2))
-    if brightness:
-        steps.append(layers.RandomBrightness(brightness, value_range=(0.0, 1.0), seed=seed + 3))
-    if contrast:
-        steps.append(layers.RandomContrast(contrast, value_range=(0.0, 1.0), seed=seed + 4))
-    if noise:
-        steps.append(layers.GaussianNoise(noise, seed=seed + 5))
-    return keras.Sequential(steps, name="augmentation")
+    # The training chapter's builder, with the source's list: no translation, but
+    # brightness and noise as well.
+    return build_augmentation(rotation=rotation, translation=0.0, zoom=zoom, brightness=brightness,
+                              contrast=contrast, noise=noise, horizontal_flip=horizontal_flip,
+                              vertical_flip=vertical_flip, seed=seed)
 
 
 def augmentation_gallery(image: np.ndarray, seed: int = 0) -> list[tuple[str, np.ndarray]]:

@@ -45,15 +45,20 @@ def build_augmentation(
     rotation: float = 10.0,
     translation: float = 0.08,
     zoom: float = 0.1,
+    brightness: float = 0.0,
     contrast: float = 0.0,
+    noise: float = 0.0,
+    horizontal_flip: bool = False,
+    vertical_flip: bool = False,
     seed: int = 0,
 ) -> keras.Sequential:
-    """Mild, label-preserving augmentation for chest radiographs (Keras preprocessing layers).
+    """Label-preserving augmentation for chest radiographs (Keras preprocessing layers).
 
     Active only while training (``training=True``); at inference the layers pass images
-    through unchanged, so a model that contains them predicts deterministically. There is
-    deliberately no horizontal flip: a flipped radiograph puts the heart on the wrong side,
-    an image no scanner produces.
+    through unchanged, so a model that contains them predicts deterministically. The
+    defaults are the mild set the training chapter uses. Flips are off by default: a
+    horizontally flipped radiograph puts the heart on the wrong side, and a vertical flip
+    puts the diaphragm on top, images no scanner produces.
 
     Parameters
     ----------
@@ -63,10 +68,17 @@ def build_augmentation(
         Largest shift as a fraction of the height and of the width.
     zoom : float
         Largest zoom in or out as a fraction of the size.
-    contrast : float
-        Largest contrast change as a fraction (0 switches it off); images are in [0, 1].
+    brightness, contrast : float
+        Largest brightness shift and contrast change as fractions; images are in [0, 1].
+    noise : float
+        Standard deviation of added Gaussian noise.
+    horizontal_flip, vertical_flip : bool
+        Add random flips (shown in the imbalance chapter's gallery; not for training).
     seed : int
-        Seed of the random layers.
+        Seed of the random layers (each layer has its own offset, so switching one
+        transform on or off leaves the others' draws unchanged).
+
+    Any strength set to 0 leaves its layer out.
 
     Returns
     -------
@@ -79,14 +91,28 @@ def build_augmentation(
     >>> x = np.random.default_rng(0).random((2, 28, 28, 1)).astype("float32")
     >>> bool(np.allclose(aug(x, training=False), x))
     True
+    >>> [layer.__class__.__name__ for layer in build_augmentation(noise=0.02).layers][-1]
+    'GaussianNoise'
     """
-    steps = [
-        layers.RandomRotation(rotation / 360.0, fill_mode="constant", seed=seed),
-        layers.RandomTranslation(translation, translation, fill_mode="constant", seed=seed + 1),
-        layers.RandomZoom((-zoom, zoom), fill_mode="constant", seed=seed + 2),
-    ]
+    steps = []
+    if horizontal_flip or vertical_flip:
+        mode = {(True, True): "horizontal_and_vertical", (True, False): "horizontal",
+                (False, True): "vertical"}[(bool(horizontal_flip), bool(vertical_flip))]
+        steps.append(layers.RandomFlip(mode, seed=seed + 6))
+    if rotation:
+        steps.append(layers.RandomRotation(rotation / 360.0, fill_mode="constant", seed=seed))
+    if translation:
+        steps.append(layers.RandomTranslation(translation, translation, fill_mode="constant", seed=seed + 1))
+    if zoom:
+        steps.append(layers.RandomZoom((-zoom, zoom), fill_mode="constant", seed=seed + 2))
+    if brightness:
+        steps.append(layers.RandomBrightness(brightness, value_range=(0, 1), seed=seed + 4))
     if contrast:
-        steps.append(layers.RandomContrast(contrast, value_range=(0, 1), seed=seed + 3))
+        # A tuple, not one float: Keras 3 reads RandomContrast(0.1) as (0, 0.1), which only
+        # ever raises the contrast.
+        steps.append(layers.RandomContrast((contrast, contrast), value_range=(0, 1), seed=seed + 3))
+    if noise:
+        steps.append(layers.GaussianNoise(noise, seed=seed + 5))
     return keras.Sequential(steps, name="augmentation")
 
 

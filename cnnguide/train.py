@@ -74,8 +74,8 @@ class TrainConfig:
         halved after ``max(1, patience // 3)`` such epochs.
     augment : bool
         Mild rotation, translation and zoom while training (no flips).
-    contrast : float
-        Largest random contrast change while training (0: none).
+    contrast, brightness : float
+        Largest random contrast change and brightness shift while training (0: none).
     class_weight : str or None
         ``"balanced"`` weighs each class by ``N / (2 · N_class)``; ``None`` weighs all cases alike.
     min_recall : float
@@ -101,6 +101,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     label_smoothing: float = 0.05
     contrast: float = 0.1
+    brightness: float = 0.0
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
@@ -434,7 +435,8 @@ def _build_model(config: TrainConfig, input_shape):
     import keras
 
     augmentation = (
-        _models.build_augmentation(contrast=config.contrast, seed=config.seed) if config.augment else None
+        _models.build_augmentation(contrast=config.contrast, brightness=config.brightness,
+                                   seed=config.seed) if config.augment else None
     )
     kwargs = dict(widths=config.widths, dense_units=config.dense_units, dropout=config.dropout,
                   augmentation=augmentation)

@@ -185,6 +185,7 @@ def test_augmentation_pipeline_is_identity_at_inference_and_random_in_training()
     names = [layer.__class__.__name__ for layer in aug.layers]
     assert "RandomFlip" not in names  # no flips for chest films by default
     assert {"RandomRotation", "RandomZoom", "RandomBrightness", "RandomContrast", "GaussianNoise"} <= set(names)
+    assert "RandomTranslation" not in names  # the source's list has no shifts
     assert np.allclose(aug(x, training=False), x)
     out = np.asarray(aug(x, training=True))
     assert out.shape == x.shape and not np.allclose(out, x)

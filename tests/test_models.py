@@ -86,6 +86,31 @@ def test_no_horizontal_flip_in_augmentation():
     assert "RandomFlip" not in names
 
 
+def test_augmentation_strength_zero_leaves_a_layer_out():
+    def names(**kwargs):
+        return [type(layer).__name__ for layer in build_augmentation(**kwargs).layers]
+
+    assert names() == ["RandomRotation", "RandomTranslation", "RandomZoom"]
+    assert names(rotation=0, translation=0, zoom=0) == []
+    assert names(brightness=0.1, contrast=0.1, noise=0.02, horizontal_flip=True) == [
+        "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
+        "RandomBrightness", "RandomContrast", "GaussianNoise"]
+    contrast = build_augmentation(contrast=0.2).layers[-1]
+    assert contrast.factor == (0.2, 0.2)  # lowers and raises the contrast
+    flip = build_augmentation(vertical_flip=True).layers[0]
+    assert flip.mode == "vertical"
+
+
+def test_adding_a_transform_keeps_the_other_layers_draws():
+    # Each layer's seed is fixed by its kind, so the training recipe's draws do not move
+    # when another transform is switched on.
+    x = np.random.default_rng(1).random((4, 28, 28, 1)).astype("float32")
+    plain = build_augmentation(seed=5)
+    with_noise = build_augmentation(seed=5, noise=0.05)
+    assert [layer.seed for layer in plain.layers] == [layer.seed for layer in with_noise.layers[:3]]
+    assert not np.allclose(np.asarray(with_noise(x, training=True)), np.asarray(plain(x, training=True)))
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

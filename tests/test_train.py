@@ -188,6 +188,21 @@ def test_config_from_dict_and_file(tmp_path):
         TrainConfig.from_file(tmp_path / "missing.json")
 
 
+def test_config_augmentation_reaches_the_model():
+    from cnnguide.train import _build_model
+
+    def augmentation_layers(**overrides):
+        model = _build_model(TrainConfig(**TINY, **overrides), (28, 28, 1))
+        return {type(layer).__name__: layer for layer in model.get_layer("augmentation").layers}
+
+    layers = augmentation_layers(contrast=0.3, brightness=0.15)
+    assert layers["RandomContrast"].factor == (0.3, 0.3)  # both ways: lower and raise
+    assert "RandomBrightness" in layers
+    assert "RandomBrightness" not in augmentation_layers()  # off by default
+    with pytest.raises(ValueError, match="augmentation"):
+        _build_model(TrainConfig(**TINY, augment=False), (28, 28, 1)).get_layer("augmentation")
+
+
 DISTRIBUTED = textwrap.dedent(
     """
     import json, sys
