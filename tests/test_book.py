@@ -81,6 +81,24 @@ def test_chapter_follows_the_conventions(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_installs_the_package_from_the_books_repository(path):
+    """Colab opens a chapter without cnnguide; its first code cell must install it."""
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    cell = next(c for c in load(path)["cells"] if c["cell_type"] == "code")
+    source = "".join(cell["source"])
+    assert 'find_spec("cnnguide") is None' in source and "%pip install" in source, (
+        f"{path.name}: the first code cell should install cnnguide when it is missing"
+    )
+    assert f"git+{url}" in source, f"{path.name}: install from {url} (repository.url in _config.yml)"
+    assert "remove-cell" in cell["metadata"].get("tags", []), f"{path.name}: hide the setup cell"
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    python = TransformerManager().transform_cell(source)  # what the kernel runs
+    compile(python, path.name, "exec")
+    assert "run_line_magic('pip'" in python
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_glued_number_is_computed_in_the_chapter(path):
     nb = load(path)
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
