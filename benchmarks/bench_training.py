@@ -21,14 +21,12 @@ trained in at most 5 minutes on 2 cores, peak RSS at most 2 GiB at 28×28.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from _child import run_child
+
 
 # Published results on the same PneumoniaMNIST test split (624 images).
 ANCHORS = [
@@ -68,19 +66,11 @@ print("RESULT " + json.dumps({
 
 
 def _run(args: dict) -> dict:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0",
-           "CNNGUIDE_OFFLINE": os.environ.get("CNNGUIDE_OFFLINE", "1")}
-    with tempfile.TemporaryDirectory() as empty:
-        if args.get("phantoms"):  # no real data anywhere: the phantoms stand in
-            env.pop("CNNGUIDE_DATA", None)
-            env.update(CNNGUIDE_OFFLINE="1", CNNGUIDE_CACHE=empty)
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), json.dumps(args)],
-                              capture_output=True, text=True, env=env, cwd=ROOT)
-    lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
-    if proc.returncode or not lines:
-        sys.stderr.write(proc.stderr[-4000:])
-        raise SystemExit(f"training run {args} failed (exit {proc.returncode})")
-    return json.loads(lines[-1][len("RESULT "):])
+    if args.get("phantoms"):  # no real data anywhere: the phantoms stand in
+        with tempfile.TemporaryDirectory() as empty:
+            return run_child(CHILD, args, env={"CNNGUIDE_OFFLINE": "1", "CNNGUIDE_CACHE": empty},
+                             drop_env=("CNNGUIDE_DATA",))
+    return run_child(CHILD, args)
 
 
 def main(argv=None) -> int:
