@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     chosen = {name: spec for name, spec in RECIPES.items()
               if not opts.only or any(name.startswith(o) for o in opts.only)}
 
-    header = (f"{'recipe':<32} {'seed':>5} {'val AUC':>8} {'misranked':>9} {'logloss':>8} "
+    header = (f"{'recipe':<44} {'seed':>5} {'val AUC':>8} {'misranked':>9} {'logloss':>8} "
               f"{'acc':>6} {'spec':>6} {'epochs':>6} {'train s':>8}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['name']:<32} {r['seed']!s:>5} {r['auc']:>8.4f} {r['misranked']:>9} {r['logloss']:>8.4f} "
+        print(f"{r['name']:<44} {r['seed']!s:>5} {r['auc']:>8.4f} {r['misranked']:>9} {r['logloss']:>8.4f} "
               f"{r['acc']:>6.3f} {r['spec']:>6.3f} {r['epochs']!s:>6} {r['seconds']:>8.0f}")
     print("(log-loss is higher with label smoothing, which pulls scores away from 0 and 1)")
     return 0
