@@ -134,3 +134,8 @@ def test_book_builds_without_execution(tmp_path):
     assert (html / "index.html").exists()
     for entry in toc_files():
         assert (html / f"{entry}.html").exists(), f"{entry}.html was not built"
+    # The Colab button must open the chapter's notebook in the repository.
+    page = (html / "notebooks" / "08_training.html").read_text(encoding="utf-8")
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    colab = f"https://colab.research.google.com/github/{repo}/blob/{config['repository']['branch']}/"
+    assert f'{colab}notebooks/08_training.ipynb"' in page, re.findall(r"colab[^\"]*", page)[:3]
