@@ -181,7 +181,9 @@ class DevTools:
     def __init__(self, ws_url):
         from websockets.sync.client import connect
 
-        self.ws = connect(ws_url, max_size=2**26, open_timeout=30)
+        # Entered like a context manager (websockets >= 15 warns otherwise), left in close().
+        self._connection = connect(ws_url, max_size=2**26, open_timeout=30)
+        self.ws = self._connection.__enter__()
         self.next_id = 0
 
     def call(self, method, **params):
@@ -199,7 +201,7 @@ class DevTools:
         return result["result"].get("value")
 
     def close(self):
-        self.ws.close()
+        self._connection.__exit__(None, None, None)
 
 
 @pytest.mark.slow
