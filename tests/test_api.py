@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import socket
 import subprocess
 import sys
-import time
 
 import cnnguide
 
@@ -21,6 +19,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from cnnguide.api import create_app  # noqa: E402
 from cnnguide.serve import NoModelError  # noqa: E402
 
+from servers import free_port, stop_process, wait_for  # noqa: E402
 from tiny_models import png_bytes, save_tiny_model  # noqa: E402
 
 
@@ -107,17 +106,11 @@ def test_create_app_without_model_says_how_to_train(tmp_path):
         create_app(tmp_path / "none")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_real_server_on_loopback(model_dir, tmp_path):
     import httpx
 
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "server.log", "wb")
     env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     server = subprocess.Popen(
@@ -126,19 +119,8 @@ def test_real_server_on_loopback(model_dir, tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"server exited with {server.returncode}: "
-                            + (tmp_path / "server.log").read_text())
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("server not ready in 120 s: " + (tmp_path / "server.log").read_text())
-            time.sleep(0.5)
+        wait_for("server", lambda: httpx.get(base + "/health", timeout=2).status_code == 200, 120,
+                 server, tmp_path / "server.log", retry_on=httpx.TransportError)
         r = httpx.post(base + "/predict", files={"file": ("x.png", png_bytes(), "image/png")},
                        timeout=30)
         assert r.status_code == 200, r.text
@@ -147,10 +129,5 @@ def test_real_server_on_loopback(model_dir, tmp_path):
                          timeout=30)
         assert bad.status_code == 422 and "not a PNG or JPEG" in bad.json()["detail"]
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
         log.close()

@@ -10,7 +10,6 @@ from PIL import Image
 import base64
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import cnnguide.app as app_module  # noqa: E402
 APP = str(Path(app_module.__file__).resolve())
 TIMEOUT = 180  # seconds per script run: TensorFlow is slow to start on a busy 2-core CI box
 
+from servers import free_port, stop_process, wait_for  # noqa: E402
 from tiny_models import png_bytes, save_tiny_model  # noqa: E402
 
 
@@ -142,39 +142,6 @@ def test_command_line():
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(what, check, timeout, proc=None, log=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"{what}: process exited with {proc.returncode}: "
-                        + (log.read_text() if log else ""))
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"{what}: not ready after {timeout} s" + (": " + log.read_text() if log else ""))
-
-
-def _stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 class DevTools:
     """The few Chrome DevTools Protocol calls the test needs."""
 
@@ -211,7 +178,7 @@ def test_end_to_end_upload_in_chromium(model_dir, tmp_path):
     import httpx
 
     pytest.importorskip("websockets", reason="the DevTools client needs websockets")
-    port = _free_port()
+    port = free_port()
     server_log = tmp_path / "streamlit.log"
     browser_log = tmp_path / "chromium.log"
     profile = tmp_path / "chromium-profile"
@@ -226,7 +193,7 @@ def test_end_to_end_upload_in_chromium(model_dir, tmp_path):
             server = subprocess.Popen(app_module.command(model_dir, port=port),
                                       stdout=out, stderr=subprocess.STDOUT, env=env)
         base = f"http://127.0.0.1:{port}"
-        _wait("streamlit", lambda: httpx.get(base + "/_stcore/health", timeout=2).status_code
+        wait_for("streamlit", lambda: httpx.get(base + "/_stcore/health", timeout=2).status_code
               == 200, 120, server, server_log)
 
         with open(browser_log, "wb") as out:
@@ -237,16 +204,16 @@ def test_end_to_end_upload_in_chromium(model_dir, tmp_path):
                  "--remote-debugging-port=0", "--window-size=1400,1000", "about:blank"],
                 stdout=out, stderr=subprocess.STDOUT, env=env)
         active = profile / "DevToolsActivePort"
-        cdp_port = _wait("chromium", lambda: active.read_text().split()[0], 60, browser,
+        cdp_port = wait_for("chromium", lambda: active.read_text().split()[0], 60, browser,
                          browser_log)
-        targets = _wait("chromium targets", lambda: [
+        targets = wait_for("chromium targets", lambda: [
             t for t in httpx.get(f"http://127.0.0.1:{cdp_port}/json/list", timeout=2).json()
             if t["type"] == "page"], 30, browser, browser_log)
         devtools = DevTools(targets[0]["webSocketDebuggerUrl"])
         devtools.call("Page.enable")
         devtools.call("Page.navigate", url=base)
 
-        _wait("upload widget", lambda: devtools.evaluate(
+        wait_for("upload widget", lambda: devtools.evaluate(
             "document.querySelector('input[type=file]') !== null"), 120)
         body = devtools.evaluate("document.body.innerText")
         assert "not a diagnostic device" in body
@@ -254,7 +221,7 @@ def test_end_to_end_upload_in_chromium(model_dir, tmp_path):
         node = devtools.call("DOM.querySelector", nodeId=root, selector="input[type=file]")
         devtools.call("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(xray)])
 
-        body = _wait("prediction", lambda: (lambda t: t if "Label:" in t and "Grad-CAM" in t
+        body = wait_for("prediction", lambda: (lambda t: t if "Label:" in t and "Grad-CAM" in t
                      and devtools.evaluate("document.querySelectorAll('img').length") >= 2
                      else None)(devtools.evaluate("document.body.innerText")), 120)
         assert "Probability of pneumonia" in body
@@ -270,5 +237,5 @@ def test_end_to_end_upload_in_chromium(model_dir, tmp_path):
     finally:
         if devtools is not None:
             devtools.close()
-        _stop(browser)
-        _stop(server)
+        stop_process(browser)
+        stop_process(server)
