@@ -41,9 +41,12 @@ def main() -> None:
     x = rng.standard_normal(N).astype(np.float32)
     xt = keras.ops.convert_to_tensor(x)
     keras_fns = {
-        "sigmoid": keras.activations.sigmoid, "tanh": keras.activations.tanh,
-        "relu": keras.activations.relu, "leaky_relu": keras.activations.leaky_relu,
-        "elu": keras.activations.elu, "swish": keras.activations.swish,
+        "sigmoid": keras.activations.sigmoid,
+        "tanh": keras.activations.tanh,
+        "relu": keras.activations.relu,
+        "leaky_relu": keras.activations.leaky_relu,
+        "elu": keras.activations.elu,
+        "swish": keras.activations.swish,
         "softmax": lambda t: keras.activations.softmax(keras.ops.reshape(t, (-1, 2))),
     }
     print(f"{'activation':12s} {'NumPy ms/1M':>12s} {'Keras ms/1M':>12s}")
@@ -59,8 +62,10 @@ def main() -> None:
     conv = keras.layers.Conv2D(8, 3, padding="same")
     conv.build(images.shape)
     c_time = _best(lambda: np.asarray(conv(images)))
-    print(f"{'conv 3x3x8':12s} {'':>12s} {1e3 * c_time:12.2f}   "
-          f"({len(images)} images of 28x28, {len(images) * 28 * 28 * 8:,} outputs)")
+    print(
+        f"{'conv 3x3x8':12s} {'':>12s} {1e3 * c_time:12.2f}   "
+        f"({len(images)} images of 28x28, {len(images) * 28 * 28 * 8:,} outputs)"
+    )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="saved model folder (default: $CNNGUIDE_MODEL, "
-                                        "then ./cnnguide-model, else train one)")
+    parser.add_argument(
+        "--model",
+        help="saved model folder (default: $CNNGUIDE_MODEL, "
+        "then ./cnnguide-model, else train one)",
+    )
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--n-timing", type=int, default=200)
     args = parser.parse_args(argv)
@@ -43,12 +46,15 @@ def main(argv: list[str] | None = None) -> int:
             origin = f"saved model {model_file}"
         except serve.NoModelError:
             start = time.perf_counter()
-            result = train(TrainConfig(epochs=args.epochs), out_dir=Path(tmp) / "model",
-                           n_boot=10)
+            result = train(
+                TrainConfig(epochs=args.epochs), out_dir=Path(tmp) / "model", n_boot=10
+            )
             model, card = result.model, result.card
             model_file = Path(tmp) / "model" / "model.keras"
-            origin = (f"trained now ({args.epochs} epochs max, "
-                      f"{time.perf_counter() - start:.0f} s)")
+            origin = (
+                f"trained now ({args.epochs} epochs max, "
+                f"{time.perf_counter() - start:.0f} s)"
+            )
         size = int(model.input_shape[1])
         dataset = load_dataset(size)
         rep = edge.representative_images(dataset["train"].images, n=200)
@@ -56,12 +62,22 @@ def main(argv: list[str] | None = None) -> int:
         paths = edge.export_tflite(model, Path(tmp) / "tflite", rep)
         export_s = time.perf_counter() - start
         test = dataset["test"]
-        rows = edge.compare(model, paths, test.images, test.labels, keras_file=model_file,
-                            n_timing=args.n_timing)
-    print(f"Edge export: {dataset.name} {size}x{size}, test split n={len(test.labels)}; "
-          f"model: {origin}; export of 3 variants {export_s:.0f} s")
+        rows = edge.compare(
+            model,
+            paths,
+            test.images,
+            test.labels,
+            keras_file=model_file,
+            n_timing=args.n_timing,
+        )
+    print(
+        f"Edge export: {dataset.name} {size}x{size}, test split n={len(test.labels)}; "
+        f"model: {origin}; export of 3 variants {export_s:.0f} s"
+    )
     if not dataset.is_real:
-        print("  (synthetic phantoms, not X-rays: the real PneumoniaMNIST was not found)")
+        print(
+            "  (synthetic phantoms, not X-rays: the real PneumoniaMNIST was not found)"
+        )
     print(edge.format_table(rows))
     return 0
 

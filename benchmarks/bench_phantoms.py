@@ -32,14 +32,20 @@ def measure(size: int, n: int = N, repeats: int = REPEATS) -> tuple[float, float
 
 def main() -> int:
     make_phantoms(4, size=32)  # warm up imports and caches
-    print(f"make_phantoms({N}, size) -- best of {REPEATS} (target: size 128 in <= {TARGET_S:g} s)")
+    print(
+        f"make_phantoms({N}, size) -- best of {REPEATS} (target: size 128 in <= {TARGET_S:g} s)"
+    )
     print(f"{'size':>5} {'wall s':>8} {'CPU s':>7} {'ms/image':>9}")
     results = {}
     for size in (128, 28):
         wall, cpu = measure(size)
         results[size] = wall
         print(f"{size:>5} {wall:>8.2f} {cpu:>7.2f} {1000 * wall / N:>9.2f}")
-    verdict = "met" if results[128] <= TARGET_S else "NOT met (is the machine busy? see CPU s)"
+    verdict = (
+        "met"
+        if results[128] <= TARGET_S
+        else "NOT met (is the machine busy? see CPU s)"
+    )
     print(f"target {verdict}")
     return 0
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from pathlib import Path
 
 from _child import run_child
 
@@ -68,28 +67,49 @@ print("RESULT " + json.dumps({
 def _run(args: dict) -> dict:
     if args.get("phantoms"):  # no real data anywhere: the phantoms stand in
         with tempfile.TemporaryDirectory() as empty:
-            return run_child(CHILD, args, env={"CNNGUIDE_OFFLINE": "1", "CNNGUIDE_CACHE": empty},
-                             drop_env=("CNNGUIDE_DATA",))
+            return run_child(
+                CHILD,
+                args,
+                env={"CNNGUIDE_OFFLINE": "1", "CNNGUIDE_CACHE": empty},
+                drop_env=("CNNGUIDE_DATA",),
+            )
     return run_child(CHILD, args)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", default="0,1,2",
-                        help="comma-separated seeds (default 0,1,2); empty: only the 128×128 run")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="most epochs per seed (default: TrainConfig's)")
-    parser.add_argument("--skip-128", action="store_true", help="skip the 128×128 memory run")
+    parser.add_argument(
+        "--seeds",
+        default="0,1,2",
+        help="comma-separated seeds (default 0,1,2); empty: only the 128×128 run",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="most epochs per seed (default: TrainConfig's)",
+    )
+    parser.add_argument(
+        "--skip-128", action="store_true", help="skip the 128×128 memory run"
+    )
     opts = parser.parse_args(argv)
     seeds = [int(s) for s in opts.seeds.split(",") if s.strip()]
 
     if seeds:
         _report_28(seeds, opts.epochs)
     if not opts.skip_128:
-        big = _run({"seed": 0, "size": 128, "epochs": 1,
-                    "phantoms": {"train": 600, "val": 100, "test": 100}})
-        print(f"\n128×128 phantoms, 1 epoch on 600 images: {big['seconds']:.0f} s, "
-              f"peak RSS {big['peak_mib']:.0f} MiB")
+        big = _run(
+            {
+                "seed": 0,
+                "size": 128,
+                "epochs": 1,
+                "phantoms": {"train": 600, "val": 100, "test": 100},
+            }
+        )
+        print(
+            f"\n128×128 phantoms, 1 epoch on 600 images: {big['seconds']:.0f} s, "
+            f"peak RSS {big['peak_mib']:.0f} MiB"
+        )
     return 0
 
 
@@ -100,33 +120,50 @@ def _report_28(seeds, epochs) -> None:
         rows.append(row)
         print(f"seed {seed} done in {row['seconds']:.0f} s", flush=True)
 
-    data = "PneumoniaMNIST" if all(r["real"] for r in rows) else "SYNTHETIC PHANTOMS (not X-rays)"
-    print(f"\nRecommended CNN, 28×28, {data}; threshold chosen on validation (recall >= 0.95)")
-    header = (f"{'seed':>6} {'epochs':>6} {'val AUC':>8} {'test AUC':>8} {'95% CI':>15} "
-              f"{'acc':>6} {'recall':>6} {'spec':>6} {'train s':>8} {'peak MiB':>8}")
+    data = (
+        "PneumoniaMNIST"
+        if all(r["real"] for r in rows)
+        else "SYNTHETIC PHANTOMS (not X-rays)"
+    )
+    print(
+        f"\nRecommended CNN, 28×28, {data}; threshold chosen on validation (recall >= 0.95)"
+    )
+    header = (
+        f"{'seed':>6} {'epochs':>6} {'val AUC':>8} {'test AUC':>8} {'95% CI':>15} "
+        f"{'acc':>6} {'recall':>6} {'spec':>6} {'train s':>8} {'peak MiB':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         ci = f"[{r['auc_ci'][0]:.3f}, {r['auc_ci'][1]:.3f}]"
-        print(f"{r['seed']:>6} {r['epochs']:>6} {r['val_auc']:>8.4f} {r['auc']:>8.4f} {ci:>15} "
-              f"{r['acc']:>6.3f} {r['recall']:>6.3f} {r['spec']:>6.3f} {r['seconds']:>8.0f} "
-              f"{r['peak_mib']:>8.0f}")
-    mean = {k: sum(r[k] for r in rows) / len(rows)
-            for k in ("val_auc", "auc", "acc", "recall", "spec", "seconds")}
-    print(f"{'mean':>6} {'':>6} {mean['val_auc']:>8.4f} {mean['auc']:>8.4f} {'':>15} "
-          f"{mean['acc']:>6.3f} {mean['recall']:>6.3f} {mean['spec']:>6.3f} {mean['seconds']:>8.0f} "
-          f"{max(r['peak_mib'] for r in rows):>8.0f}")
+        print(
+            f"{r['seed']:>6} {r['epochs']:>6} {r['val_auc']:>8.4f} {r['auc']:>8.4f} {ci:>15} "
+            f"{r['acc']:>6.3f} {r['recall']:>6.3f} {r['spec']:>6.3f} {r['seconds']:>8.0f} "
+            f"{r['peak_mib']:>8.0f}"
+        )
+    mean = {
+        k: sum(r[k] for r in rows) / len(rows)
+        for k in ("val_auc", "auc", "acc", "recall", "spec", "seconds")
+    }
+    print(
+        f"{'mean':>6} {'':>6} {mean['val_auc']:>8.4f} {mean['auc']:>8.4f} {'':>15} "
+        f"{mean['acc']:>6.3f} {mean['recall']:>6.3f} {mean['spec']:>6.3f} {mean['seconds']:>8.0f} "
+        f"{max(r['peak_mib'] for r in rows):>8.0f}"
+    )
 
     print("\nPublished results on the same test split:")
     print(f"{'model':<40} {'AUC':>6} {'ACC':>6}")
     for name, auc, acc in ANCHORS:
         acc_text = "n/a" if acc is None else f"{acc:.3f}"
         print(f"{name:<40} {auc:>6.3f} {acc_text:>6}")
-    print("(their ACC is at threshold 0.5, with no recall constraint; ours keeps recall >= 0.95)")
+    print(
+        "(their ACC is at threshold 0.5, with no recall constraint; ours keeps recall >= 0.95)"
+    )
 
     targets = {
         "mean test ROC-AUC >= 0.985": mean["auc"] >= 0.985,
-        "mean accuracy >= 0.94 at recall >= 0.95": mean["acc"] >= 0.94 and mean["recall"] >= 0.95,
+        "mean accuracy >= 0.94 at recall >= 0.95": mean["acc"] >= 0.94
+        and mean["recall"] >= 0.95,
         "each seed <= 300 s": all(r["seconds"] <= 300 for r in rows),
         "peak RSS <= 2048 MiB at 28×28": all(r["peak_mib"] <= 2048 for r in rows),
     }

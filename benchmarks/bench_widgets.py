@@ -30,7 +30,9 @@ def test_image(size: int = 256) -> tuple[np.ndarray, str]:
         return make_phantom(size, seed=0).images[0], "phantom"
     except Exception:  # phantoms unavailable: a structured synthetic image
         y, x = np.mgrid[:size, :size] / size
-        return ((np.sin(12 * x) * np.cos(9 * y) + 1) / 2).astype(np.float32), "synthetic"
+        return ((np.sin(12 * x) * np.cos(9 * y) + 1) / 2).astype(
+            np.float32
+        ), "synthetic"
 
 
 def measure(explorer, changes) -> list[tuple[float, float]]:
@@ -46,23 +48,57 @@ def main() -> int:
     cases = {
         "convolution": (
             W.convolution_explorer({"image": image}, "sobel_x", upload=False),
-            [("stride", 2), ("stride", 1), ("padding", "same"), ("kernel", "gaussian"), ("size", 7),
-             ("size", 11), ("kernel", "laplacian_4"), ("row", 100), ("col", 50), ("stride", 3)],
+            [
+                ("stride", 2),
+                ("stride", 1),
+                ("padding", "same"),
+                ("kernel", "gaussian"),
+                ("size", 7),
+                ("size", 11),
+                ("kernel", "laplacian_4"),
+                ("row", 100),
+                ("col", 50),
+                ("stride", 3),
+            ],
         ),
         "stride/padding": (
             W.stride_padding_explorer(image),
-            [("stride", 2), ("padding", "same"), ("k", 5), ("n", 10), ("step", 3), ("padding", 1),
-             ("stride", 3), ("k", 3), ("n", 7), ("step", 1)],
+            [
+                ("stride", 2),
+                ("padding", "same"),
+                ("k", 5),
+                ("n", 10),
+                ("step", 3),
+                ("padding", 1),
+                ("stride", 3),
+                ("k", 3),
+                ("n", 7),
+                ("step", 1),
+            ],
         ),
         "pooling": (
             W.pooling_explorer(image),
-            [("size", 4), ("stride", 4), ("mode", "average"), ("size", 8), ("stride", 8),
-             ("padding", "same"), ("row", 10), ("mode", "max"), ("size", 3), ("stride", 2)],
+            [
+                ("size", 4),
+                ("stride", 4),
+                ("mode", "average"),
+                ("size", 8),
+                ("stride", 8),
+                ("padding", "same"),
+                ("row", 10),
+                ("mode", "max"),
+                ("size", 3),
+                ("stride", 2),
+            ],
         ),
     }
-    print(f"explorer update after one control change, {image.shape[0]}x{image.shape[1]} {kind} image "
-          f"(target <= {TARGET_S * 1e3:.0f} ms)")
-    print(f"{'explorer':>15} {'median ms':>10} {'max ms':>7} {'median CPU ms':>14} {'max CPU ms':>11}")
+    print(
+        f"explorer update after one control change, {image.shape[0]}x{image.shape[1]} {kind} image "
+        f"(target <= {TARGET_S * 1e3:.0f} ms)"
+    )
+    print(
+        f"{'explorer':>15} {'median ms':>10} {'max ms':>7} {'median CPU ms':>14} {'max CPU ms':>11}"
+    )
     ok = True
     for name, (explorer, changes) in cases.items():
         measure(explorer, changes[:2])  # warm-up
@@ -70,9 +106,15 @@ def main() -> int:
         wall = [t[0] for t in times]
         cpu = [t[1] for t in times]
         ok &= statistics.median(wall) <= TARGET_S
-        print(f"{name:>15} {statistics.median(wall) * 1e3:10.1f} {max(wall) * 1e3:7.1f} "
-              f"{statistics.median(cpu) * 1e3:14.1f} {max(cpu) * 1e3:11.1f}")
-    print("PASS" if ok else "FAIL: a median update is over the target (on a busy machine, see CPU time)")
+        print(
+            f"{name:>15} {statistics.median(wall) * 1e3:10.1f} {max(wall) * 1e3:7.1f} "
+            f"{statistics.median(cpu) * 1e3:14.1f} {max(cpu) * 1e3:11.1f}"
+        )
+    print(
+        "PASS"
+        if ok
+        else "FAIL: a median update is over the target (on a busy machine, see CPU time)"
+    )
     return 0 if ok else 1
 
 

@@ -68,7 +68,9 @@ print("RESULT " + json.dumps({"real": card["data"]["is_real"], "epochs": card["e
 
 
 def _run(overrides: dict, seed: int, scores_path: Path) -> dict:
-    return run_child(CHILD, {"overrides": overrides, "seed": seed, "scores": str(scores_path)})
+    return run_child(
+        CHILD, {"overrides": overrides, "seed": seed, "scores": str(scores_path)}
+    )
 
 
 def _validation_row(y_val, scores) -> dict:
@@ -79,25 +81,39 @@ def _validation_row(y_val, scores) -> dict:
     auc = roc_auc_score(y_val, scores)
     at = binary_metrics(y_val, scores, choose_threshold(y_val, scores, min_recall=0.95))
     pairs = int(np.sum(y_val == 0)) * int(np.sum(y_val == 1))
-    return {"auc": auc, "misranked": round((1 - auc) * pairs), "logloss": log_loss(y_val, np.clip(scores, 1e-7, 1 - 1e-7)),
-            "acc": at["accuracy"], "spec": at["specificity"]}
+    return {
+        "auc": auc,
+        "misranked": round((1 - auc) * pairs),
+        "logloss": log_loss(y_val, np.clip(scores, 1e-7, 1 - 1e-7)),
+        "acc": at["accuracy"],
+        "spec": at["specificity"],
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", default=None,
-                        help="recipe names (or their first words) to run; default: all")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="recipe names (or their first words) to run; default: all",
+    )
     opts = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from cnnguide.data import load_dataset
 
     dataset = load_dataset(28)
     y_val = np.asarray(dataset["val"].labels).reshape(-1)
-    chosen = {name: spec for name, spec in RECIPES.items()
-              if not opts.only or any(name.startswith(o) for o in opts.only)}
+    chosen = {
+        name: spec
+        for name, spec in RECIPES.items()
+        if not opts.only or any(name.startswith(o) for o in opts.only)
+    }
 
-    header = (f"{'recipe':<44} {'seed':>5} {'val AUC':>8} {'misranked':>9} {'logloss':>8} "
-              f"{'acc':>6} {'spec':>6} {'epochs':>6} {'train s':>8}")
+    header = (
+        f"{'recipe':<44} {'seed':>5} {'val AUC':>8} {'misranked':>9} {'logloss':>8} "
+        f"{'acc':>6} {'spec':>6} {'epochs':>6} {'train s':>8}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (overrides, seeds) in chosen.items():
@@ -107,23 +123,44 @@ def main(argv=None) -> int:
                 run = _run(overrides, seed, path)
                 scores = np.load(path)
                 all_scores.append(scores)
-                rows.append({"name": name, "seed": seed, **run, **_validation_row(y_val, scores)})
-                print(f"{name}, seed {seed}: done in {run['seconds']:.0f} s", flush=True)
+                rows.append(
+                    {
+                        "name": name,
+                        "seed": seed,
+                        **run,
+                        **_validation_row(y_val, scores),
+                    }
+                )
+                print(
+                    f"{name}, seed {seed}: done in {run['seconds']:.0f} s", flush=True
+                )
             if len(seeds) > 1:
                 ensemble = np.mean(all_scores, axis=0)
-                rows.append({"name": f"{name}: mean of {len(seeds)} seeds", "seed": "-", "epochs": "-",
-                             "seconds": sum(r["seconds"] for r in rows[-len(seeds):]),
-                             **_validation_row(y_val, ensemble)})
+                rows.append(
+                    {
+                        "name": f"{name}: mean of {len(seeds)} seeds",
+                        "seed": "-",
+                        "epochs": "-",
+                        "seconds": sum(r["seconds"] for r in rows[-len(seeds) :]),
+                        **_validation_row(y_val, ensemble),
+                    }
+                )
 
     data = "PneumoniaMNIST" if dataset.is_real else "SYNTHETIC PHANTOMS (not X-rays)"
-    print(f"\n28×28 {data}, scored on the VALIDATION split ({len(y_val)} images); "
-          "the test split is not used")
+    print(
+        f"\n28×28 {data}, scored on the VALIDATION split ({len(y_val)} images); "
+        "the test split is not used"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['name']:<44} {r['seed']!s:>5} {r['auc']:>8.4f} {r['misranked']:>9} {r['logloss']:>8.4f} "
-              f"{r['acc']:>6.3f} {r['spec']:>6.3f} {r['epochs']!s:>6} {r['seconds']:>8.0f}")
-    print("(log-loss is higher with label smoothing, which pulls scores away from 0 and 1)")
+        print(
+            f"{r['name']:<44} {r['seed']!s:>5} {r['auc']:>8.4f} {r['misranked']:>9} {r['logloss']:>8.4f} "
+            f"{r['acc']:>6.3f} {r['spec']:>6.3f} {r['epochs']!s:>6} {r['seconds']:>8.0f}"
+        )
+    print(
+        "(log-loss is higher with label smoothing, which pulls scores away from 0 and 1)"
+    )
     return 0
 
 

@@ -26,13 +26,36 @@ import numpy as np
 from cnnguide.widgets import render_png
 
 __all__ = [
-    "sigmoid", "sigmoid_grad", "tanh", "tanh_grad", "relu", "relu_grad",
-    "leaky_relu", "leaky_relu_grad", "prelu", "prelu_grad", "elu", "elu_grad",
-    "swish", "swish_grad", "softmax", "softmax_jacobian", "linear", "linear_grad",
-    "Activation", "ACTIVATIONS", "get_activation", "properties_table",
-    "numerical_grad", "gradient_norms_per_layer", "dead_unit_fraction",
-    "train_mlp_and_count_dead", "plot_activation", "activation_small_multiples",
-    "ActivationExplorer", "activation_explorer",
+    "sigmoid",
+    "sigmoid_grad",
+    "tanh",
+    "tanh_grad",
+    "relu",
+    "relu_grad",
+    "leaky_relu",
+    "leaky_relu_grad",
+    "prelu",
+    "prelu_grad",
+    "elu",
+    "elu_grad",
+    "swish",
+    "swish_grad",
+    "softmax",
+    "softmax_jacobian",
+    "linear",
+    "linear_grad",
+    "Activation",
+    "ACTIVATIONS",
+    "get_activation",
+    "properties_table",
+    "numerical_grad",
+    "gradient_norms_per_layer",
+    "dead_unit_fraction",
+    "train_mlp_and_count_dead",
+    "plot_activation",
+    "activation_small_multiples",
+    "ActivationExplorer",
+    "activation_explorer",
 ]
 
 
@@ -269,7 +292,9 @@ def softmax_jacobian(logits):
     """
     z = _as_float(logits)
     if z.ndim != 1:
-        raise ValueError(f"softmax_jacobian takes one vector of logits, got shape {z.shape}")
+        raise ValueError(
+            f"softmax_jacobian takes one vector of logits, got shape {z.shape}"
+        )
     p = softmax(z)
     return np.diag(p) - np.outer(p, p)
 
@@ -314,32 +339,102 @@ def _no_alpha(f):
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation("sigmoid", _no_alpha(sigmoid), _no_alpha(sigmoid_grad), 0.0, 1.0,
-                          False, False, "output layer, binary classification",
-                          r"1/(1+e^{-x})", "(0, 1)"),
-    "tanh": Activation("tanh", _no_alpha(tanh), _no_alpha(tanh_grad), -1.0, 1.0,
-                       False, False, "hidden layers (recurrent nets)", r"\tanh x", "(-1, 1)"),
-    "relu": Activation("relu", _no_alpha(relu), _no_alpha(relu_grad), 0.0, np.inf,
-                       False, False, "hidden layers of CNNs", r"\max(0, x)", "[0, inf)"),
-    "leaky_relu": Activation("leaky_relu", lambda x, alpha=0.01: leaky_relu(x, alpha),
-                             lambda x, alpha=0.01: leaky_relu_grad(x, alpha), -np.inf, np.inf,
-                             True, False, "hidden layers", r"\max(\alpha x, x)",
-                             "(-inf, inf)"),
-    "prelu": Activation("prelu", lambda x, alpha=0.25: prelu(x, alpha),
-                        lambda x, alpha=0.25: prelu_grad(x, alpha), -np.inf, np.inf,
-                        True, True, "hidden layers, slope learned",
-                        r"\max(\alpha x, x),\ \alpha\ learned", "(-inf, inf)"),
-    "elu": Activation("elu", lambda x, alpha=1.0: elu(x, alpha),
-                      lambda x, alpha=1.0: elu_grad(x, alpha), -1.0, np.inf,
-                      True, False, "hidden layers of deep nets", r"x\ (x>0),\ \alpha(e^x-1)",
-                      "(-alpha, inf)"),
-    "softmax": Activation("softmax", None, None, 0.0, 1.0, False, False,
-                          "output layer, several classes", r"e^{z_i}/\sum_j e^{z_j}",
-                          "(0, 1), sum 1"),
-    "swish": Activation("swish", _no_alpha(swish), _no_alpha(swish_grad),
-                        -0.278464542761074, np.inf,
-                        False, False, "hidden layers (EfficientNet)", r"x\,\sigma(x)",
-                        "[-0.278, inf)"),
+    "sigmoid": Activation(
+        "sigmoid",
+        _no_alpha(sigmoid),
+        _no_alpha(sigmoid_grad),
+        0.0,
+        1.0,
+        False,
+        False,
+        "output layer, binary classification",
+        r"1/(1+e^{-x})",
+        "(0, 1)",
+    ),
+    "tanh": Activation(
+        "tanh",
+        _no_alpha(tanh),
+        _no_alpha(tanh_grad),
+        -1.0,
+        1.0,
+        False,
+        False,
+        "hidden layers (recurrent nets)",
+        r"\tanh x",
+        "(-1, 1)",
+    ),
+    "relu": Activation(
+        "relu",
+        _no_alpha(relu),
+        _no_alpha(relu_grad),
+        0.0,
+        np.inf,
+        False,
+        False,
+        "hidden layers of CNNs",
+        r"\max(0, x)",
+        "[0, inf)",
+    ),
+    "leaky_relu": Activation(
+        "leaky_relu",
+        lambda x, alpha=0.01: leaky_relu(x, alpha),
+        lambda x, alpha=0.01: leaky_relu_grad(x, alpha),
+        -np.inf,
+        np.inf,
+        True,
+        False,
+        "hidden layers",
+        r"\max(\alpha x, x)",
+        "(-inf, inf)",
+    ),
+    "prelu": Activation(
+        "prelu",
+        lambda x, alpha=0.25: prelu(x, alpha),
+        lambda x, alpha=0.25: prelu_grad(x, alpha),
+        -np.inf,
+        np.inf,
+        True,
+        True,
+        "hidden layers, slope learned",
+        r"\max(\alpha x, x),\ \alpha\ learned",
+        "(-inf, inf)",
+    ),
+    "elu": Activation(
+        "elu",
+        lambda x, alpha=1.0: elu(x, alpha),
+        lambda x, alpha=1.0: elu_grad(x, alpha),
+        -1.0,
+        np.inf,
+        True,
+        False,
+        "hidden layers of deep nets",
+        r"x\ (x>0),\ \alpha(e^x-1)",
+        "(-alpha, inf)",
+    ),
+    "softmax": Activation(
+        "softmax",
+        None,
+        None,
+        0.0,
+        1.0,
+        False,
+        False,
+        "output layer, several classes",
+        r"e^{z_i}/\sum_j e^{z_j}",
+        "(0, 1), sum 1",
+    ),
+    "swish": Activation(
+        "swish",
+        _no_alpha(swish),
+        _no_alpha(swish_grad),
+        -0.278464542761074,
+        np.inf,
+        False,
+        False,
+        "hidden layers (EfficientNet)",
+        r"x\,\sigma(x)",
+        "[-0.278, inf)",
+    ),
 }
 """The source's eight activation functions, by Keras name.
 
@@ -358,7 +453,9 @@ def get_activation(name: str) -> Activation:
     try:
         return ACTIVATIONS[name]
     except KeyError:
-        raise KeyError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
+        raise KeyError(
+            f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
+        ) from None
 
 
 def properties_table(x_max: float = 20.0, n: int = 40001, alpha: float = 0.01):
@@ -398,24 +495,44 @@ def properties_table(x_max: float = 20.0, n: int = 40001, alpha: float = 0.01):
             "slope at 5": float(act.grad(np.array(5.0), **kwargs)),
             "mean output (N(0,1) input)": float(act.fn(normal, **kwargs).mean()),
             "dead for x<0": bool(np.all(act.grad(x[x < 0], **kwargs) == 0)),
-            "smooth at 0": bool(abs(float(act.grad(np.array(left), **kwargs))
-                                    - float(act.grad(np.array(-left), **kwargs))) < 1e-6),
+            "smooth at 0": bool(
+                abs(
+                    float(act.grad(np.array(left), **kwargs))
+                    - float(act.grad(np.array(-left), **kwargs))
+                )
+                < 1e-6
+            ),
         }
     logits = rng.normal(0, 5, size=(10_000, 3))
     p = softmax(logits)
     rows["softmax"] = {
-        "min": float(p.min()), "max": float(p.max()), "f(0)": float(softmax(np.zeros(3))[0]),
-        "max slope": float(max(np.abs(softmax_jacobian(z)).max() for z in logits[:500])),
-        "slope at -5": np.nan, "slope at 5": np.nan,
-        "mean output (N(0,1) input)": float(softmax(rng.standard_normal((10_000, 3))).mean()),
-        "dead for x<0": False, "smooth at 0": True,
+        "min": float(p.min()),
+        "max": float(p.max()),
+        "f(0)": float(softmax(np.zeros(3))[0]),
+        "max slope": float(
+            max(np.abs(softmax_jacobian(z)).max() for z in logits[:500])
+        ),
+        "slope at -5": np.nan,
+        "slope at 5": np.nan,
+        "mean output (N(0,1) input)": float(
+            softmax(rng.standard_normal((10_000, 3))).mean()
+        ),
+        "dead for x<0": False,
+        "smooth at 0": True,
     }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 # --------------------------------------------------------------------------- experiments
-def gradient_norms_per_layer(x, y, activation: str = "sigmoid", *, depth: int = 10,
-                             width: int = 32, seed: int = 0) -> np.ndarray:
+def gradient_norms_per_layer(
+    x,
+    y,
+    activation: str = "sigmoid",
+    *,
+    depth: int = 10,
+    width: int = 32,
+    seed: int = 0,
+) -> np.ndarray:
     """Gradient norm of each hidden layer's kernel in a deep dense stack, at initialisation.
 
     Builds ``depth`` Dense layers of ``width`` units with the given activation
@@ -449,13 +566,22 @@ def gradient_norms_per_layer(x, y, activation: str = "sigmoid", *, depth: int = 
 
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
-        raise ValueError(f"x must be (N, D); got shape {x.shape}: flatten images with x.reshape(len(x), -1)")
+        raise ValueError(
+            f"x must be (N, D); got shape {x.shape}: flatten images with x.reshape(len(x), -1)"
+        )
     y = np.asarray(y, dtype=np.float32).reshape(-1, 1)
     keras.utils.set_random_seed(seed)
-    hidden = [keras.layers.Dense(width, activation=activation, name=f"hidden_{i + 1}")
-              for i in range(depth)]
-    model = keras.Sequential([keras.Input((x.shape[1],)), *hidden,
-                              keras.layers.Dense(1, activation="sigmoid", name="output")])
+    hidden = [
+        keras.layers.Dense(width, activation=activation, name=f"hidden_{i + 1}")
+        for i in range(depth)
+    ]
+    model = keras.Sequential(
+        [
+            keras.Input((x.shape[1],)),
+            *hidden,
+            keras.layers.Dense(1, activation="sigmoid", name="output"),
+        ]
+    )
     loss_fn = keras.losses.BinaryCrossentropy()
     with tf.GradientTape() as tape:
         loss = loss_fn(y, model(x, training=True))
@@ -483,9 +609,18 @@ def dead_unit_fraction(preactivations) -> float:
     return float(np.mean(np.all(z <= 0, axis=0)))
 
 
-def train_mlp_and_count_dead(x, y, activation: str = "relu", *, learning_rate: float = 0.5,
-                             units: int = 64, epochs: int = 3, batch_size: int = 32,
-                             alpha: float = 0.01, seed: int = 0) -> dict:
+def train_mlp_and_count_dead(
+    x,
+    y,
+    activation: str = "relu",
+    *,
+    learning_rate: float = 0.5,
+    units: int = 64,
+    epochs: int = 3,
+    batch_size: int = 32,
+    alpha: float = 0.01,
+    seed: int = 0,
+) -> dict:
     """Train a one-hidden-layer MLP with plain SGD and count its dead hidden units.
 
     The hidden layer is a linear Dense layer followed by a separate activation layer,
@@ -518,22 +653,37 @@ def train_mlp_and_count_dead(x, y, activation: str = "relu", *, learning_rate: f
     import tensorflow as tf
 
     if activation not in ("relu", "leaky_relu"):
-        raise ValueError(f"activation must be 'relu' or 'leaky_relu', got {activation!r}")
+        raise ValueError(
+            f"activation must be 'relu' or 'leaky_relu', got {activation!r}"
+        )
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"x must be (N, D); got shape {x.shape}: flatten images first")
     y = np.asarray(y, dtype=np.float32).reshape(-1, 1)
     keras.utils.set_random_seed(seed)
-    act_layer = (keras.layers.ReLU(name="act") if activation == "relu"
-                 else keras.layers.LeakyReLU(negative_slope=alpha, name="act"))
+    act_layer = (
+        keras.layers.ReLU(name="act")
+        if activation == "relu"
+        else keras.layers.LeakyReLU(negative_slope=alpha, name="act")
+    )
     pre = keras.layers.Dense(units, name="hidden")
-    model = keras.Sequential([keras.Input((x.shape[1],)), pre, act_layer,
-                              keras.layers.Dense(1, activation="sigmoid", name="output")])
+    model = keras.Sequential(
+        [
+            keras.Input((x.shape[1],)),
+            pre,
+            act_layer,
+            keras.layers.Dense(1, activation="sigmoid", name="output"),
+        ]
+    )
     probe = keras.Model(model.inputs[0], pre.output)
     dead_before = dead_unit_fraction(probe.predict(x, verbose=0))
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
-                  loss="binary_crossentropy")
-    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
+        loss="binary_crossentropy",
+    )
+    history = model.fit(
+        x, y, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True
+    )
     dead_after = dead_unit_fraction(probe.predict(x, verbose=0))
     with tf.GradientTape() as tape:
         loss = keras.losses.binary_crossentropy(y, model(x, training=True))
@@ -541,7 +691,9 @@ def train_mlp_and_count_dead(x, y, activation: str = "relu", *, learning_rate: f
     grad = tape.gradient(loss, pre.kernel).numpy()
     grad_zero = float(np.mean(np.all(grad == 0, axis=0)))
     return {
-        "dead_before": dead_before, "dead_after": dead_after, "grad_zero_share": grad_zero,
+        "dead_before": dead_before,
+        "dead_after": dead_after,
+        "grad_zero_share": grad_zero,
         "final_loss": float(history.history["loss"][-1]),
         "history": [float(v) for v in history.history["loss"]],
     }
@@ -586,8 +738,9 @@ def plot_activation(ax, name: str, alpha: float | None = None, *, x_max: float =
     ax.tick_params(labelsize=7)
 
 
-def activation_small_multiples(names=None, alphas: dict | None = None, *, ncols: int = 4,
-                               size: float = 2.4):
+def activation_small_multiples(
+    names=None, alphas: dict | None = None, *, ncols: int = 4, size: float = 2.4
+):
     """Static grid: every activation and its derivative, one panel each.
 
     The static companion of :func:`activation_explorer` for the rendered book.
@@ -606,8 +759,10 @@ def activation_small_multiples(names=None, alphas: dict | None = None, *, ncols:
     alphas = alphas or {"leaky_relu": 0.1, "prelu": 0.25, "elu": 1.0}
     nrows = -(-len(names) // ncols)
     ncols = min(ncols, len(names))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
-    for ax in axes.flat[len(names):]:
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False
+    )
+    for ax in axes.flat[len(names) :]:
         ax.remove()
     for ax, name in zip(axes.flat, names):
         plot_activation(ax, name, alphas.get(name))
@@ -640,14 +795,22 @@ class ActivationExplorer:
         import ipywidgets as widgets
 
         get_activation(name)
-        self.function = widgets.Dropdown(options=list(ACTIVATIONS), value=name,
-                                         description="function")
-        self.alpha = widgets.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.01,
-                                         description="alpha", continuous_update=False)
+        self.function = widgets.Dropdown(
+            options=list(ACTIVATIONS), value=name, description="function"
+        )
+        self.alpha = widgets.FloatSlider(
+            value=alpha,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="alpha",
+            continuous_update=False,
+        )
         self.info = widgets.HTML()
         self.image = widgets.Image(format="png")
-        self.widget = widgets.VBox([widgets.HBox([self.function, self.alpha]), self.info,
-                                    self.image])
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.function, self.alpha]), self.info, self.image]
+        )
         self.function.observe(self._redraw, names="value")
         self.alpha.observe(self._redraw, names="value")
         self._redraw()
@@ -667,7 +830,9 @@ class ActivationExplorer:
             lower = "0"
         if name == "elu":
             lower = f"{-self.alpha.value:.3g}"
-        self.info.value = f"<b>{name}</b>: range ({lower}, {upper}); typical use: {act.use}"
+        self.info.value = (
+            f"<b>{name}</b>: range ({lower}, {upper}); typical use: {act.use}"
+        )
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -675,7 +840,9 @@ class ActivationExplorer:
         display(self.widget)
 
 
-def activation_explorer(name: str = "leaky_relu", alpha: float = 0.1) -> ActivationExplorer:
+def activation_explorer(
+    name: str = "leaky_relu", alpha: float = 0.1
+) -> ActivationExplorer:
     """Build the activation widget (see :class:`ActivationExplorer`).
 
     Examples

@@ -81,11 +81,15 @@ def create_app(model_dir=None, *, max_bytes: int = MAX_UPLOAD_BYTES):
             try:
                 too_big = int(length) > max_bytes + _FORM_OVERHEAD
             except ValueError:
-                return JSONResponse({"detail": "invalid Content-Length header"}, status_code=400)
+                return JSONResponse(
+                    {"detail": "invalid Content-Length header"}, status_code=400
+                )
             if too_big:
                 return JSONResponse(
-                    {"detail": f"request of {int(length):,} bytes exceeds the limit of "
-                               f"{max_bytes:,} bytes per image; downscale the image"},
+                    {
+                        "detail": f"request of {int(length):,} bytes exceeds the limit of "
+                        f"{max_bytes:,} bytes per image; downscale the image"
+                    },
                     status_code=413,
                 )
         return await call_next(request)
@@ -103,17 +107,26 @@ def create_app(model_dir=None, *, max_bytes: int = MAX_UPLOAD_BYTES):
 
     @app.post("/predict")
     async def predict(
-        file: UploadFile = File(..., description="a chest X-ray: PNG, JPEG (DICOM with pydicom)"),
-        threshold: float | None = Query(None, ge=0.0, le=1.0,
-                                        description="override the model card's threshold"),
+        file: UploadFile = File(
+            ..., description="a chest X-ray: PNG, JPEG (DICOM with pydicom)"
+        ),
+        threshold: float | None = Query(
+            None, ge=0.0, le=1.0, description="override the model card's threshold"
+        ),
     ) -> dict:
         data = await file.read(max_bytes + 1)  # never more than the limit in memory
         if not data:
-            raise HTTPException(400, f"{file.filename or 'the file'} is empty; "
-                                     "send a PNG or JPEG chest X-ray in the form field 'file'")
+            raise HTTPException(
+                400,
+                f"{file.filename or 'the file'} is empty; "
+                "send a PNG or JPEG chest X-ray in the form field 'file'",
+            )
         if len(data) > max_bytes:
-            raise HTTPException(413, f"{file.filename or 'the file'} exceeds the limit of "
-                                     f"{max_bytes:,} bytes; downscale the image")
+            raise HTTPException(
+                413,
+                f"{file.filename or 'the file'} exceeds the limit of "
+                f"{max_bytes:,} bytes; downscale the image",
+            )
         try:
             image = predictor.prepare(data, file.filename, max_bytes)
         except ImageError as exc:
@@ -135,12 +148,17 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m cnnguide.api [MODEL] [--host H] [--port P]``; returns an exit status."""
     from cnnguide.serve import NoModelError
 
-    parser = argparse.ArgumentParser(prog="python -m cnnguide.api",
-                                     description="Web API for a saved cnnguide model. "
-                                                 + cnnguide.DISCLAIMER)
-    parser.add_argument("model", nargs="?", default=None,
-                        help="model folder or .keras file (default: $CNNGUIDE_MODEL, "
-                             "then ./cnnguide-model)")
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnguide.api",
+        description="Web API for a saved cnnguide model. " + cnnguide.DISCLAIMER,
+    )
+    parser.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="model folder or .keras file (default: $CNNGUIDE_MODEL, "
+        "then ./cnnguide-model)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     args = parser.parse_args(argv)

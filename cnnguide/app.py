@@ -80,10 +80,14 @@ def _samples(size: int):
         # alternate normal / pneumonia so both classes are on offer
         picks = []
         for label in (0, 1):
-            picks.extend(np.flatnonzero(test.labels == label)[: N_SAMPLES // 2].tolist())
+            picks.extend(
+                np.flatnonzero(test.labels == label)[: N_SAMPLES // 2].tolist()
+            )
         picks.sort()
         images = test.as_float()[picks, ..., 0]
-        names = [f"test #{i} ({dataset.class_names[int(test.labels[i])]})" for i in picks]
+        names = [
+            f"test #{i} ({dataset.class_names[int(test.labels[i])]})" for i in picks
+        ]
         return dataset.name, dataset.is_real, names, images
 
     return load(size)
@@ -135,10 +139,13 @@ def render(model_path: str | os.PathLike | None = None) -> None:
         st.header("Decision threshold")
         threshold = st.slider(
             "Label 'pneumonia' when the probability is at least",
-            min_value=0.0, max_value=1.0, value=float(round(predictor.threshold, 2)),
-            step=0.01, key="threshold",
+            min_value=0.0,
+            max_value=1.0,
+            value=float(round(predictor.threshold, 2)),
+            step=0.01,
+            key="threshold",
             help="The model card's value was chosen on the validation split to keep recall "
-                 "high. Moving it trades missed pneumonias against false alarms.",
+            "high. Moving it trades missed pneumonias against false alarms.",
         )
         st.caption(f"Model card threshold: {predictor.threshold:.3f}")
         st.header("Model card")
@@ -146,14 +153,17 @@ def render(model_path: str | os.PathLike | None = None) -> None:
         with st.expander("Full model card"):
             st.json(predictor.card, expanded=False)
 
-    source = st.radio("Image", ["Upload an X-ray", "Pick a sample"], horizontal=True,
-                      key="source")
+    source = st.radio(
+        "Image", ["Upload an X-ray", "Pick a sample"], horizontal=True, key="source"
+    )
     image = None
     caption = ""
     if source == "Upload an X-ray":
         uploaded = st.file_uploader(
-            "PNG or JPEG chest X-ray (DICOM when pydicom is installed)", type=UPLOAD_TYPES,
-            key="upload", max_upload_size=serve.MAX_UPLOAD_BYTES // 2**20,
+            "PNG or JPEG chest X-ray (DICOM when pydicom is installed)",
+            type=UPLOAD_TYPES,
+            key="upload",
+            max_upload_size=serve.MAX_UPLOAD_BYTES // 2**20,
         )
         if uploaded is None:
             st.info("Upload an image, or pick a sample above.")
@@ -167,8 +177,10 @@ def render(model_path: str | os.PathLike | None = None) -> None:
     else:
         data_name, is_real, names, images = _samples(predictor.size)
         if not is_real:
-            st.caption(f"Samples come from {data_name} (synthetic, not X-rays): "
-                       "the real PneumoniaMNIST file was not found.")
+            st.caption(
+                f"Samples come from {data_name} (synthetic, not X-rays): "
+                "the real PneumoniaMNIST file was not found."
+            )
         choice = st.selectbox("Sample from the test split", names, key="sample")
         image = images[names.index(choice)]
         caption = choice
@@ -179,14 +191,19 @@ def render(model_path: str | os.PathLike | None = None) -> None:
     left, middle, right = st.columns(3)
     with left:
         st.subheader("What the model sees")
-        st.image(display_image(image), caption=f"{caption}: {predictor.size}×{predictor.size}",
-                 clamp=True)
+        st.image(
+            display_image(image),
+            caption=f"{caption}: {predictor.size}×{predictor.size}",
+            clamp=True,
+        )
     with middle:
         st.subheader("Prediction")
         st.metric("Probability of pneumonia", f"{result['probability']:.3f}")
         st.markdown(f"**Label: {result['label']}** at threshold {threshold:.2f}")
         if abs(threshold - predictor.threshold) > 1e-9:
-            st.caption(f"You moved the threshold from the card's {predictor.threshold:.3f}.")
+            st.caption(
+                f"You moved the threshold from the card's {predictor.threshold:.3f}."
+            )
         st.caption(f"Model version {result['model_version']}. {cnnguide.DISCLAIMER}")
     with right:
         st.subheader("Grad-CAM")
@@ -198,8 +215,10 @@ def render(model_path: str | os.PathLike | None = None) -> None:
             overlay(image, heat, ax=ax, alpha=0.4)
             st.pyplot(fig)
             plt.close(fig)
-            st.caption("Where the last convolution layer's evidence for 'pneumonia' lies. "
-                       "A plausible map does not make the prediction right.")
+            st.caption(
+                "Where the last convolution layer's evidence for 'pneumonia' lies. "
+                "A plausible map does not make the prediction right."
+            )
         except Exception as exc:  # the explanation must never take the page down
             st.error(f"Grad-CAM failed: {exc}")
 
@@ -207,11 +226,23 @@ def render(model_path: str | os.PathLike | None = None) -> None:
 def command(model_path=None, *, port: int = 8501, host: str = "127.0.0.1") -> list[str]:
     """The ``streamlit run`` command line that :func:`run` executes."""
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(Path(__file__).resolve()),
-        "--server.port", str(int(port)), "--server.address", host,
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--server.maxUploadSize", str(max(1, serve.MAX_UPLOAD_BYTES // 2**20)),
-        "--server.fileWatcherType", "none",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(Path(__file__).resolve()),
+        "--server.port",
+        str(int(port)),
+        "--server.address",
+        host,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.maxUploadSize",
+        str(max(1, serve.MAX_UPLOAD_BYTES // 2**20)),
+        "--server.fileWatcherType",
+        "none",
     ]
     if model_path is not None:
         cmd += ["--", "--model", str(model_path)]
@@ -225,7 +256,9 @@ def run(model_path=None, *, port: int = 8501, host: str = "127.0.0.1") -> int:
     ``$CNNGUIDE_MODEL``, then ``./cnnguide-model``; without a model the page explains
     how to train one.
     """
-    print(f"cnnguide app: http://{host}:{port}  (Ctrl+C to stop). {cnnguide.DISCLAIMER}")
+    print(
+        f"cnnguide app: http://{host}:{port}  (Ctrl+C to stop). {cnnguide.DISCLAIMER}"
+    )
     try:
         return subprocess.call(command(model_path, port=port, host=host))
     except KeyboardInterrupt:
@@ -234,11 +267,17 @@ def run(model_path=None, *, port: int = 8501, host: str = "127.0.0.1") -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m cnnguide.app [MODEL] [--port P] [--host H]``."""
-    parser = argparse.ArgumentParser(prog="python -m cnnguide.app",
-                                     description="Streamlit demo page. " + cnnguide.DISCLAIMER)
-    parser.add_argument("model", nargs="?", default=None,
-                        help="model folder or .keras file (default: $CNNGUIDE_MODEL, "
-                             "then ./cnnguide-model)")
+    parser = argparse.ArgumentParser(
+        prog="python -m cnnguide.app",
+        description="Streamlit demo page. " + cnnguide.DISCLAIMER,
+    )
+    parser.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="model folder or .keras file (default: $CNNGUIDE_MODEL, "
+        "then ./cnnguide-model)",
+    )
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)

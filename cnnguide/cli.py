@@ -36,7 +36,15 @@ __all__ = ["main", "build_parser"]
 
 PROG = "cnnguide"
 _SIZES = (28, 64, 128, 224)
-_METRIC_ORDER = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc", "pr_auc")
+_METRIC_ORDER = (
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "f1",
+    "roc_auc",
+    "pr_auc",
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -74,13 +82,17 @@ def _format_metrics(metrics: dict) -> list[str]:
     for name in _METRIC_ORDER:
         if name in metrics:
             value = metrics[name]
-            parts.append(f"{name} {value:.3f}" if value is not None and math.isfinite(value)
-                         else f"{name} n/a")
+            parts.append(
+                f"{name} {value:.3f}"
+                if value is not None and math.isfinite(value)
+                else f"{name} n/a"
+            )
     lines = ["  " + "  ".join(parts)]
     if all(k in metrics for k in ("tn", "fp", "fn", "tp")):
         lines.append(
-            "  confusion: tn={tn} fp={fp} fn={fn} tp={tp}".format(**{k: metrics[k] for k in
-                                                                    ("tn", "fp", "fn", "tp")})
+            "  confusion: tn={tn} fp={fp} fn={fn} tp={tp}".format(
+                **{k: metrics[k] for k in ("tn", "fp", "fn", "tp")}
+            )
         )
     return lines
 
@@ -130,13 +142,20 @@ def _greyscale_input_size(model, card: dict) -> int:
             "(1 channel); use a model trained with cnnguide.train"
         )
     if height is None or width is None:
-        size = card.get("data", {}).get("image_size") or (card.get("input_shape") or [None])[0]
+        size = (
+            card.get("data", {}).get("image_size")
+            or (card.get("input_shape") or [None])[0]
+        )
         if size is None:
-            raise ValueError("the model accepts any image size and its card names none; "
-                             "add data.image_size to the model card")
+            raise ValueError(
+                "the model accepts any image size and its card names none; "
+                "add data.image_size to the model card"
+            )
         return int(size)
     if height != width:
-        raise ValueError(f"the model takes {height}x{width} images; {PROG} handles square ones only")
+        raise ValueError(
+            f"the model takes {height}x{width} images; {PROG} handles square ones only"
+        )
     return int(height)
 
 
@@ -171,11 +190,18 @@ def _locate(size: int, data_dir) -> tuple[str | None, str]:
             return str(folder), label
         if (folder / name).is_file():
             return str(folder / name), label
-    offline = os.environ.get("CNNGUIDE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    offline = os.environ.get("CNNGUIDE_OFFLINE", "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
     if offline:
         return None, "not found; CNNGUIDE_OFFLINE=1, so synthetic phantoms are used"
-    return None, (f"not found; load_dataset would try to download it into {data.cache_dir()} "
-                  "and use synthetic phantoms if that fails")
+    return None, (
+        f"not found; load_dataset would try to download it into {data.cache_dir()} "
+        "and use synthetic phantoms if that fails"
+    )
 
 
 def _cmd_data(args) -> int:
@@ -184,12 +210,16 @@ def _cmd_data(args) -> int:
     sizes = [args.size] if args.size is not None else list(_SIZES)
     for size in sizes:
         if size not in _SIZES:
-            raise ValueError(f"--size {size} is not a PneumoniaMNIST size; use one of {_SIZES}")
+            raise ValueError(
+                f"--size {size} is not a PneumoniaMNIST size; use one of {_SIZES}"
+            )
     if args.download:
         results = []
         for size in sizes:
             dataset = data.load_pneumoniamnist(size, args.data_dir, download=True)
-            results.append({"size": size, "path": dataset.source, "counts": dataset.counts()})
+            results.append(
+                {"size": size, "path": dataset.source, "counts": dataset.counts()}
+            )
         if args.json:
             _print_json({"downloaded": results})
         else:
@@ -200,27 +230,45 @@ def _cmd_data(args) -> int:
     report = []
     for size in sizes:
         path, where = _locate(size, args.data_dir)
-        report.append({"size": size, "file": data.pneumoniamnist_filename(size), "path": path,
-                       "real": path is not None, "where": where})
+        report.append(
+            {
+                "size": size,
+                "file": data.pneumoniamnist_filename(size),
+                "path": path,
+                "real": path is not None,
+                "where": where,
+            }
+        )
     loaded = None
     if args.size is not None:
         dataset = _load_dataset(args.size, args.data_dir)
-        loaded = {"name": dataset.name, "source": dataset.source, "is_real": dataset.is_real,
-                  "counts": dataset.counts(), "notice": dataset.notice}
+        loaded = {
+            "name": dataset.name,
+            "source": dataset.source,
+            "is_real": dataset.is_real,
+            "counts": dataset.counts(),
+            "notice": dataset.notice,
+        }
     if args.json:
-        payload = {"CNNGUIDE_DATA": os.environ.get("CNNGUIDE_DATA"),
-                   "CNNGUIDE_OFFLINE": os.environ.get("CNNGUIDE_OFFLINE"),
-                   "sizes": report}
+        payload = {
+            "CNNGUIDE_DATA": os.environ.get("CNNGUIDE_DATA"),
+            "CNNGUIDE_OFFLINE": os.environ.get("CNNGUIDE_OFFLINE"),
+            "sizes": report,
+        }
         if loaded is not None:
             payload["dataset"] = loaded
         _print_json(payload)
         return 0
-    print(f"CNNGUIDE_DATA={os.environ.get('CNNGUIDE_DATA', '(not set)')}  "
-          f"CNNGUIDE_OFFLINE={os.environ.get('CNNGUIDE_OFFLINE', '(not set)')}")
+    print(
+        f"CNNGUIDE_DATA={os.environ.get('CNNGUIDE_DATA', '(not set)')}  "
+        f"CNNGUIDE_OFFLINE={os.environ.get('CNNGUIDE_OFFLINE', '(not set)')}"
+    )
     for item in report:
         size = item["size"]
         if item["real"]:
-            print(f"{size:>3}x{size:<3}  real PneumoniaMNIST: {item['path']}  (from {item['where']})")
+            print(
+                f"{size:>3}x{size:<3}  real PneumoniaMNIST: {item['path']}  (from {item['where']})"
+            )
         else:
             print(f"{size:>3}x{size:<3}  {item['file']} {item['where']}")
     if loaded is not None:
@@ -230,8 +278,10 @@ def _cmd_data(args) -> int:
         if loaded["notice"]:
             print(f"note: {loaded['notice']}")
     if not any(item["real"] for item in report):
-        print(f"Get the real data: '{PROG} data --download --size 28' (needs a network), or set "
-              "CNNGUIDE_DATA to a folder holding pneumoniamnist.npz.")
+        print(
+            f"Get the real data: '{PROG} data --download --size 28' (needs a network), or set "
+            "CNNGUIDE_DATA to a folder holding pneumoniamnist.npz."
+        )
     return 0
 
 
@@ -243,11 +293,17 @@ def _cmd_train(args) -> int:
     _quiet_tensorflow()
     from cnnguide import train
 
-    config = train.TrainConfig.from_file(args.config) if args.config else train.TrainConfig()
+    config = (
+        train.TrainConfig.from_file(args.config) if args.config else train.TrainConfig()
+    )
     overrides = {
-        "epochs": args.epochs, "seed": args.seed, "image_size": args.image_size,
-        "model": args.model, "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate, "patience": args.patience,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "image_size": args.image_size,
+        "model": args.model,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "patience": args.patience,
         "min_recall": args.min_recall,
     }
     if args.no_augment:
@@ -255,23 +311,37 @@ def _cmd_train(args) -> int:
     values = config.to_dict()
     values.update({k: v for k, v in overrides.items() if v is not None})
     config = train.TrainConfig.from_dict(values)
-    dataset = _load_dataset(config.image_size, args.data_dir, n_phantoms=args.n_phantoms)
+    dataset = _load_dataset(
+        config.image_size, args.data_dir, n_phantoms=args.n_phantoms
+    )
     _note_phantoms(dataset)
-    result = train.train(config, dataset, out_dir=args.out, verbose=args.verbose,
-                         n_boot=args.n_boot)
+    result = train.train(
+        config, dataset, out_dir=args.out, verbose=args.verbose, n_boot=args.n_boot
+    )
     card = result.card
     if args.json:
-        _print_json({"out_dir": str(result.out_dir), "threshold": card["threshold"],
-                     "epochs_run": card["epochs_run"],
-                     "training_seconds": card["training_seconds"],
-                     "data": card["data"], "validation": card["validation"],
-                     "test": card["test"], "disclaimer": _disclaimer()})
+        _print_json(
+            {
+                "out_dir": str(result.out_dir),
+                "threshold": card["threshold"],
+                "epochs_run": card["epochs_run"],
+                "training_seconds": card["training_seconds"],
+                "data": card["data"],
+                "validation": card["validation"],
+                "test": card["test"],
+                "disclaimer": _disclaimer(),
+            }
+        )
         return 0
     data_kind = "real" if card["data"]["is_real"] else "SYNTHETIC PHANTOMS, not X-rays"
-    print(f"trained {card['name']} on {card['data']['name']} ({data_kind}), "
-          f"{card['epochs_run']} epoch(s) in {card['training_seconds']:.1f} s")
+    print(
+        f"trained {card['name']} on {card['data']['name']} ({data_kind}), "
+        f"{card['epochs_run']} epoch(s) in {card['training_seconds']:.1f} s"
+    )
     print(f"threshold {card['threshold']:.4f}: {card['threshold_rule']}")
-    print(f"test split ({card['data']['split_sizes']['test']} images) at that threshold:")
+    print(
+        f"test split ({card['data']['split_sizes']['test']} images) at that threshold:"
+    )
     for line in _format_metrics(card["test"]):
         print(line)
     ci = card["test"].get("roc_auc_ci")
@@ -300,19 +370,35 @@ def _cmd_evaluate(args) -> int:
     trained_real = card.get("data", {}).get("is_real")
     mismatch = trained_real is not None and bool(trained_real) != dataset.is_real
     if args.json:
-        _print_json({"model": str(args.model), "split": args.split, "n": int(len(split.labels)),
-                     "data": {"name": dataset.name, "source": dataset.source,
-                              "is_real": dataset.is_real, "image_size": dataset.image_size},
-                     "threshold": threshold, "threshold_source": why,
-                     "trained_on_real_data": trained_real, "metrics": result,
-                     "disclaimer": _disclaimer()})
+        _print_json(
+            {
+                "model": str(args.model),
+                "split": args.split,
+                "n": int(len(split.labels)),
+                "data": {
+                    "name": dataset.name,
+                    "source": dataset.source,
+                    "is_real": dataset.is_real,
+                    "image_size": dataset.image_size,
+                },
+                "threshold": threshold,
+                "threshold_source": why,
+                "trained_on_real_data": trained_real,
+                "metrics": result,
+                "disclaimer": _disclaimer(),
+            }
+        )
         return 0
     print(f"model: {args.model} ({card.get('name', 'unnamed')})")
     kind = "real" if dataset.is_real else "SYNTHETIC PHANTOMS, not X-rays"
-    print(f"data: {dataset.name} ({kind}), {args.split} split, {len(split.labels)} images")
+    print(
+        f"data: {dataset.name} ({kind}), {args.split} split, {len(split.labels)} images"
+    )
     if mismatch:
         trained = "real X-rays" if trained_real else "synthetic phantoms"
-        print(f"warning: the model was trained on {trained}; these scores mix the two worlds")
+        print(
+            f"warning: the model was trained on {trained}; these scores mix the two worlds"
+        )
     print(f"threshold {threshold:.4f}: {why}")
     for line in _format_metrics(result):
         print(line)
@@ -334,18 +420,24 @@ def _gradcam_paths(target: str, images: list[str]) -> list[Path]:
         paths = [target_path]
     else:
         suffix = target_path.suffix or ".png"
-        paths = [target_path.with_name(f"{target_path.stem}_{Path(image).stem}{suffix}")
-                 for image in images]
+        paths = [
+            target_path.with_name(f"{target_path.stem}_{Path(image).stem}{suffix}")
+            for image in images
+        ]
     seen: dict[Path, int] = {}
     unique = []
     for path in paths:  # two images with the same stem must not overwrite each other
         count = seen.get(path, 0)
         seen[path] = count + 1
-        unique.append(path if count == 0 else path.with_name(f"{path.stem}_{count}{path.suffix}"))
+        unique.append(
+            path if count == 0 else path.with_name(f"{path.stem}_{count}{path.suffix}")
+        )
     return unique
 
 
-def _save_gradcam(model, image, probability: float, label: str, title: str, path: Path) -> None:
+def _save_gradcam(
+    model, image, probability: float, label: str, title: str, path: Path
+) -> None:
     from matplotlib.figure import Figure
 
     from cnnguide.explain import grad_cam, overlay
@@ -354,8 +446,13 @@ def _save_gradcam(model, image, probability: float, label: str, title: str, path
     figure = Figure(figsize=(3.2, 3.6))
     ax = figure.add_subplot()
     overlay(image, heat, ax=ax, title=f"{title}\np={probability:.3f} ({label})")
-    figure.text(0.5, 0.02, "Teaching material, not a diagnostic device.", ha="center",
-                fontsize=6)
+    figure.text(
+        0.5,
+        0.02,
+        "Teaching material, not a diagnostic device.",
+        ha="center",
+        fontsize=6,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120, bbox_inches="tight")
 
@@ -377,26 +474,50 @@ def _cmd_predict(args) -> int:
             errors.append({"file": name, "error": _one_line(exc)})
     predictions = []
     if loaded:
-        probabilities = train.predict_proba(model, np.stack([image for _, image in loaded]))
-        outputs = _gradcam_paths(args.gradcam, [n for n, _ in loaded]) if args.gradcam else None
-        for index, ((name, image), probability) in enumerate(zip(loaded, probabilities)):
+        probabilities = train.predict_proba(
+            model, np.stack([image for _, image in loaded])
+        )
+        outputs = (
+            _gradcam_paths(args.gradcam, [n for n, _ in loaded])
+            if args.gradcam
+            else None
+        )
+        for index, ((name, image), probability) in enumerate(
+            zip(loaded, probabilities)
+        ):
             label = class_names[int(probability >= threshold)]
             entry = {"file": name, "probability": float(probability), "label": label}
             if outputs is not None:
-                _save_gradcam(model, image, float(probability), label, Path(name).name,
-                              outputs[index])
+                _save_gradcam(
+                    model,
+                    image,
+                    float(probability),
+                    label,
+                    Path(name).name,
+                    outputs[index],
+                )
                 entry["gradcam"] = str(outputs[index])
             predictions.append(entry)
     for error in errors:
         print(f"{PROG}: error: {error['error']}", file=sys.stderr)
     if args.json:
-        _print_json({"model": str(args.model), "image_size": size, "threshold": threshold,
-                     "threshold_source": why, "predictions": predictions, "errors": errors,
-                     "disclaimer": _disclaimer()})
+        _print_json(
+            {
+                "model": str(args.model),
+                "image_size": size,
+                "threshold": threshold,
+                "threshold_source": why,
+                "predictions": predictions,
+                "errors": errors,
+                "disclaimer": _disclaimer(),
+            }
+        )
     else:
         for entry in predictions:
-            line = (f"{entry['file']}: p(pneumonia)={entry['probability']:.3f} -> "
-                    f"{entry['label']} (threshold {threshold:.3f})")
+            line = (
+                f"{entry['file']}: p(pneumonia)={entry['probability']:.3f} -> "
+                f"{entry['label']} (threshold {threshold:.3f})"
+            )
             if "gradcam" in entry:
                 line += f"  Grad-CAM: {entry['gradcam']}"
             print(line)
@@ -436,32 +557,54 @@ def build_parser() -> argparse.ArgumentParser:
     ('evaluate', 'val')
     """
     debug = argparse.ArgumentParser(add_help=False)
-    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                       help="show the full traceback of any error")
+    debug.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of any error",
+    )
     parser = argparse.ArgumentParser(
-        prog=PROG, parents=[debug],
+        prog=PROG,
+        parents=[debug],
         description="Train, evaluate and explain the cnnguide pneumonia CNN. "
-                    "Teaching material, not a diagnostic device.",
+        "Teaching material, not a diagnostic device.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    p = commands.add_parser("data", parents=[debug], help="where the data is; download it",
-                            description="Show which PneumoniaMNIST file each size uses "
-                                        "(or that synthetic phantoms stand in).")
-    p.add_argument("--size", type=int, help="only this size (28, 64, 128 or 224); also load it "
-                                            "and show the split counts")
-    p.add_argument("--download", action="store_true",
-                   help="download PneumoniaMNIST (all sizes, or --size N) into the user cache "
-                        "or --data-dir")
-    p.add_argument("--data-dir", help="folder holding pneumoniamnist*.npz (default: "
-                                      "$CNNGUIDE_DATA, then the user cache)")
+    p = commands.add_parser(
+        "data",
+        parents=[debug],
+        help="where the data is; download it",
+        description="Show which PneumoniaMNIST file each size uses "
+        "(or that synthetic phantoms stand in).",
+    )
+    p.add_argument(
+        "--size",
+        type=int,
+        help="only this size (28, 64, 128 or 224); also load it "
+        "and show the split counts",
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download PneumoniaMNIST (all sizes, or --size N) into the user cache "
+        "or --data-dir",
+    )
+    p.add_argument(
+        "--data-dir",
+        help="folder holding pneumoniamnist*.npz (default: "
+        "$CNNGUIDE_DATA, then the user cache)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_data)
 
-    p = commands.add_parser("train", parents=[debug], help="train a model and save it",
-                            description="Train with cnnguide.train.train: flags override "
-                                        "the config file.")
+    p = commands.add_parser(
+        "train",
+        parents=[debug],
+        help="train a model and save it",
+        description="Train with cnnguide.train.train: flags override the config file.",
+    )
     p.add_argument("--config", help="JSON or YAML file of TrainConfig fields")
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
@@ -470,53 +613,103 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--patience", type=int)
-    p.add_argument("--min-recall", type=float, help="recall the validation threshold keeps")
+    p.add_argument(
+        "--min-recall", type=float, help="recall the validation threshold keeps"
+    )
     p.add_argument("--no-augment", action="store_true", help="switch augmentation off")
-    p.add_argument("--out", default="cnnguide-model",
-                   help="folder for model.keras and model_card.json (default: %(default)s)")
+    p.add_argument(
+        "--out",
+        default="cnnguide-model",
+        help="folder for model.keras and model_card.json (default: %(default)s)",
+    )
     p.add_argument("--data-dir", help="folder holding pneumoniamnist*.npz")
-    p.add_argument("--n-phantoms", type=int,
-                   help="total phantom images when no real data is found (default 1700)")
-    p.add_argument("--n-boot", type=int, default=1000,
-                   help="bootstrap resamples for the test intervals (default %(default)s)")
-    p.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2),
-                   help="Keras progress output (default 0)")
+    p.add_argument(
+        "--n-phantoms",
+        type=int,
+        help="total phantom images when no real data is found (default 1700)",
+    )
+    p.add_argument(
+        "--n-boot",
+        type=int,
+        default=1000,
+        help="bootstrap resamples for the test intervals (default %(default)s)",
+    )
+    p.add_argument(
+        "--verbose",
+        type=int,
+        default=0,
+        choices=(0, 1, 2),
+        help="Keras progress output (default 0)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_train)
 
-    p = commands.add_parser("evaluate", parents=[debug], help="score a saved model on a split",
-                            description="Metrics of a saved model on the val or test split, "
-                                        "at the threshold saved in its card.")
-    p.add_argument("model", help="model folder (model.keras + model_card.json) or .keras file")
+    p = commands.add_parser(
+        "evaluate",
+        parents=[debug],
+        help="score a saved model on a split",
+        description="Metrics of a saved model on the val or test split, "
+        "at the threshold saved in its card.",
+    )
+    p.add_argument(
+        "model", help="model folder (model.keras + model_card.json) or .keras file"
+    )
     p.add_argument("--split", choices=("val", "test"), default="test")
     p.add_argument("--threshold", type=float, help="override the card's threshold")
     p.add_argument("--data-dir", help="folder holding pneumoniamnist*.npz")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = commands.add_parser("predict", parents=[debug], help="probability for image files",
-                            description="Probability of pneumonia and label for each PNG/JPEG. "
-                                        "Teaching material, not a diagnostic device.")
-    p.add_argument("model", help="model folder (model.keras + model_card.json) or .keras file")
+    p = commands.add_parser(
+        "predict",
+        parents=[debug],
+        help="probability for image files",
+        description="Probability of pneumonia and label for each PNG/JPEG. "
+        "Teaching material, not a diagnostic device.",
+    )
+    p.add_argument(
+        "model", help="model folder (model.keras + model_card.json) or .keras file"
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
-    p.add_argument("--gradcam", metavar="OUT.png",
-                   help="save a Grad-CAM overlay: this file for one image; OUT_<image>.png for "
-                        "several; a folder (ending in /) gets <image>_gradcam.png")
+    p.add_argument(
+        "--gradcam",
+        metavar="OUT.png",
+        help="save a Grad-CAM overlay: this file for one image; OUT_<image>.png for "
+        "several; a folder (ending in /) gets <image>_gradcam.png",
+    )
     p.add_argument("--threshold", type=float, help="override the card's threshold")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_predict)
 
     servers = [
-        ("app", "start the Streamlit demo page", "Serve the demo page on localhost.", 8501,
-         _cmd_app),
-        ("serve", "start the web API (FastAPI)", "POST /predict and GET /health on localhost.",
-         8000, _cmd_serve),
+        (
+            "app",
+            "start the Streamlit demo page",
+            "Serve the demo page on localhost.",
+            8501,
+            _cmd_app,
+        ),
+        (
+            "serve",
+            "start the web API (FastAPI)",
+            "POST /predict and GET /health on localhost.",
+            8000,
+            _cmd_serve,
+        ),
     ]
     for name, summary, description, port, func in servers:
-        p = commands.add_parser(name, parents=[debug], help=summary,
-                                description=f"{description} {_disclaimer()}")
-        p.add_argument("model", nargs="?", help="model folder or .keras file (default: "
-                                                "$CNNGUIDE_MODEL, then ./cnnguide-model)")
+        p = commands.add_parser(
+            name,
+            parents=[debug],
+            help=summary,
+            description=f"{description} {_disclaimer()}",
+        )
+        p.add_argument(
+            "model",
+            nargs="?",
+            help="model folder or .keras file (default: "
+            "$CNNGUIDE_MODEL, then ./cnnguide-model)",
+        )
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=port)
         p.set_defaults(func=func)
@@ -571,8 +764,10 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, (DataError, FileNotFoundError, ValueError, OSError)):
             message = _one_line(exc)
         else:
-            message = (f"unexpected {type(exc).__name__}: {_one_line(exc)} "
-                       "(rerun with --debug for the traceback)")
+            message = (
+                f"unexpected {type(exc).__name__}: {_one_line(exc)} "
+                "(rerun with --debug for the traceback)"
+            )
         print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1
 

@@ -111,9 +111,7 @@ KERMANY_CITATION = (
     "data: Mendeley Data rscbjbr9sj, licence CC BY 4.0."
 )
 
-PHANTOM_CITATION = (
-    "Synthetic chest phantoms drawn by cnnguide.phantoms; no patient data, nothing to cite."
-)
+PHANTOM_CITATION = "Synthetic chest phantoms drawn by cnnguide.phantoms; no patient data, nothing to cite."
 
 #: Default phantom counts per split, close to the real split proportions.
 PHANTOM_COUNTS = {"train": 1200, "val": 200, "test": 300}
@@ -281,9 +279,13 @@ class Dataset:
     def __post_init__(self):
         missing = [s for s in SPLITS if s not in self.splits]
         if missing:
-            raise ValueError(f"Dataset splits lack {missing}; give train, val and test.")
+            raise ValueError(
+                f"Dataset splits lack {missing}; give train, val and test."
+            )
         if self.image_size is None:
-            object.__setattr__(self, "image_size", int(self.splits["train"].images.shape[-1]))
+            object.__setattr__(
+                self, "image_size", int(self.splits["train"].images.shape[-1])
+            )
 
     def __getitem__(self, split: str) -> Split:
         try:
@@ -342,7 +344,9 @@ class Dataset:
             parts = ", ".join(f"{c[k]} {k}" for k in self.class_names)
             lines.append(f"{split}: {sum(c.values())} images ({parts})")
         if self.skipped:
-            lines.append(f"skipped: {len(self.skipped)} unreadable file(s), see .skipped")
+            lines.append(
+                f"skipped: {len(self.skipped)} unreadable file(s), see .skipped"
+            )
         lines.append(f"cite: {self.citation}")
         return lines
 
@@ -356,7 +360,11 @@ class Dataset:
 
     def _repr_html_(self) -> str:
         if not self.is_real:
-            colour, background, label = "#b35c00", "#fff4e0", "SYNTHETIC PHANTOMS - NOT X-RAYS"
+            colour, background, label = (
+                "#b35c00",
+                "#fff4e0",
+                "SYNTHETIC PHANTOMS - NOT X-RAYS",
+            )
         elif self.notice:
             colour, background, label = "#8a6d00", "#fffbe6", "CHEST X-RAYS - NOTE"
         else:
@@ -401,8 +409,14 @@ class Dataset:
 
 
 def _check_size(size) -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or int(size) not in SIZES:
-        raise ValueError(f"size={size!r} is not a PneumoniaMNIST size; use one of {SIZES}.")
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, (int, np.integer))
+        or int(size) not in SIZES
+    ):
+        raise ValueError(
+            f"size={size!r} is not a PneumoniaMNIST size; use one of {SIZES}."
+        )
     return int(size)
 
 
@@ -449,7 +463,12 @@ def cache_dir() -> Path:
 
 
 def _offline() -> bool:
-    return os.environ.get("CNNGUIDE_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    return os.environ.get("CNNGUIDE_OFFLINE", "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
 
 
 def _how_to_get(size: int) -> str:
@@ -484,7 +503,14 @@ def _validate_npz(path: Path, size: int) -> dict[str, Split]:
             arrays = {k: npz[k] for k in keys}
     except DataError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        ValueError,
+        KeyError,
+    ) as exc:
         raise CorruptDataError(
             f"{path} is truncated or not a valid .npz file ({type(exc).__name__}: {exc}). {fix}"
         ) from exc
@@ -498,7 +524,11 @@ def _validate_npz(path: Path, size: int) -> dict[str, Split]:
             )
         if images.ndim != 3 or images.shape[1:] != (size, size):
             hint = ""
-            if images.ndim == 3 and images.shape[1] == images.shape[2] and images.shape[1] in SIZES:
+            if (
+                images.ndim == 3
+                and images.shape[1] == images.shape[2]
+                and images.shape[1] in SIZES
+            ):
                 hint = (
                     f" It holds {images.shape[1]}x{images.shape[1]} images: load it with "
                     f"size={images.shape[1]}, or name it {pneumoniamnist_filename(images.shape[1])}."
@@ -610,7 +640,10 @@ def _locate(size: int, data_dir, download) -> Path:
     """The first PneumoniaMNIST file found (or downloaded), in the documented order."""
     looked: list[str] = []
     places = [] if data_dir is None else [("data_dir", data_dir)]
-    places += [("CNNGUIDE_DATA", os.environ.get("CNNGUIDE_DATA")), ("user cache", cache_dir())]
+    places += [
+        ("CNNGUIDE_DATA", os.environ.get("CNNGUIDE_DATA")),
+        ("user cache", cache_dir()),
+    ]
     for label, folder in places:
         if not folder:
             looked.append(f"{label}: not set")
@@ -639,7 +672,9 @@ def _locate(size: int, data_dir, download) -> Path:
     raise error
 
 
-def load_pneumoniamnist(size: int = 28, data_dir=None, *, download: bool | None = None) -> Dataset:
+def load_pneumoniamnist(
+    size: int = 28, data_dir=None, *, download: bool | None = None
+) -> Dataset:
     """Load the real PneumoniaMNIST at ``size`` x ``size`` pixels, or raise.
 
     Looks in ``data_dir``, then ``$CNNGUIDE_DATA``, then the user cache
@@ -702,7 +737,10 @@ def _phantom_counts(n_phantoms) -> dict[str, int]:
         counts = {s: int(n_phantoms.get(s, 0)) for s in SPLITS}
     elif isinstance(n_phantoms, (int, np.integer)) and not isinstance(n_phantoms, bool):
         n, total = int(n_phantoms), sum(PHANTOM_COUNTS.values())
-        counts = {s: max(2, int(round(n * PHANTOM_COUNTS[s] / total))) for s in ("val", "test")}
+        counts = {
+            s: max(2, int(round(n * PHANTOM_COUNTS[s] / total)))
+            for s in ("val", "test")
+        }
         counts = {"train": n - counts["val"] - counts["test"], **counts}
     else:
         raise ValueError(
@@ -733,7 +771,9 @@ def _phantom_splits(size: int, seed: int, counts: tuple) -> tuple:
     seeds = np.random.SeedSequence(seed).generate_state(len(SPLITS))
     out = []
     for n, split_seed in zip(counts, seeds):
-        batch = make_phantoms(n, size, seed=int(split_seed), pneumonia_fraction=PNEUMONIA_FRACTION)
+        batch = make_phantoms(
+            n, size, seed=int(split_seed), pneumonia_fraction=PNEUMONIA_FRACTION
+        )
         arrays = (
             np.asarray(batch.images, dtype=np.uint8),
             np.asarray(batch.labels, dtype=np.uint8).reshape(-1),
@@ -805,7 +845,9 @@ def load_dataset(
     counts = _phantom_counts(n_phantoms)
     cached = _phantom_splits(size, int(seed), tuple(counts[s] for s in SPLITS))
     # copies: callers may change their arrays in place without touching the cache
-    splits = {s: Split(*(a.copy() for a in arrays)) for s, arrays in zip(SPLITS, cached)}
+    splits = {
+        s: Split(*(a.copy() for a in arrays)) for s, arrays in zip(SPLITS, cached)
+    }
     notice = _phantom_notice(size, looked)
     warnings.warn(notice, PhantomDataWarning, stacklevel=2)
     return Dataset(
@@ -832,7 +874,6 @@ def _describe(source) -> str:
 
 def _to_grey_float(im, name: str, allow_colour: bool) -> np.ndarray:
     """Any PIL mode -> (H, W) float32 in [0, 1], keeping 16-bit precision."""
-    from PIL import Image
 
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
@@ -893,14 +934,20 @@ def _read_image(
         if not path.exists():
             raise DataNotFoundError(f"{path}: no such file; check the path.")
         if path.is_dir():
-            raise ImageError(f"{path} is a folder, not an image; use load_image_folder for folders.")
+            raise ImageError(
+                f"{path} is a folder, not an image; use load_image_folder for folders."
+            )
         if path.stat().st_size == 0:
-            raise ImageError(f"{path} is an empty (zero-byte) file; replace it with a PNG or JPEG.")
+            raise ImageError(
+                f"{path} is an empty (zero-byte) file; replace it with a PNG or JPEG."
+            )
         opener = path
     else:
         data = bytes(source)
         if not data:
-            raise ImageError(f"{name} is empty (zero bytes); give the bytes of a PNG or JPEG.")
+            raise ImageError(
+                f"{name} is empty (zero bytes); give the bytes of a PNG or JPEG."
+            )
         opener = io.BytesIO(data)
 
     fix = "re-export or re-download it as PNG or JPEG, or remove it"
@@ -941,7 +988,9 @@ def _read_image(
         sq = np.ascontiguousarray(_centre_square(a), dtype=np.float32)
         if sq.shape != (size, size):
             # float32 arrays become mode "F" images: 16-bit precision survives the resize
-            sq = np.asarray(Image.fromarray(sq).resize((size, size), Image.Resampling.BILINEAR))
+            sq = np.asarray(
+                Image.fromarray(sq).resize((size, size), Image.Resampling.BILINEAR)
+            )
         a = np.clip(sq, 0.0, 1.0).astype(np.float32)
     return np.ascontiguousarray(a)
 
@@ -999,7 +1048,9 @@ def load_image(
     ((16, 16), dtype('float32'), 0.502)
     """
     if size is not None and (isinstance(size, bool) or int(size) != size or size < 1):
-        raise ValueError(f"size={size!r}: give a positive integer, or None to keep the size.")
+        raise ValueError(
+            f"size={size!r}: give a positive integer, or None to keep the size."
+        )
     if not isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
         raise TypeError(
             f"load_image takes a path or bytes, not {type(source).__name__}; "
@@ -1038,7 +1089,9 @@ def _find_split_root(root: Path) -> Path | None:
     """``root`` itself, or a lone subfolder (``chest_xray/``), holding train/ and test/."""
     folder = root
     for _ in range(3):
-        if _match(folder, _SPLIT_ALIASES["train"]) and _match(folder, _SPLIT_ALIASES["test"]):
+        if _match(folder, _SPLIT_ALIASES["train"]) and _match(
+            folder, _SPLIT_ALIASES["test"]
+        ):
             return folder
         subs = _subdirs(folder)
         if len(subs) != 1:
@@ -1167,7 +1220,11 @@ def load_image_folder(
                     try:
                         images.append(
                             _read_image(
-                                f, size, name=str(f), allow_colour=allow_colour, max_pixels=max_pixels
+                                f,
+                                size,
+                                name=str(f),
+                                allow_colour=allow_colour,
+                                max_pixels=max_pixels,
                             )
                         )
                         labels.append(k)
@@ -1177,14 +1234,17 @@ def load_image_folder(
                             raise
                         reason = str(exc)
                 elif on_error == "raise":
-                    raise ImageError(f"{f}: {reason}; remove it, or pass on_error='skip'.")
+                    raise ImageError(
+                        f"{f}: {reason}; remove it, or pass on_error='skip'."
+                    )
                 skipped.append((str(f), reason))
             if len(images) == n_before:
                 raise DataNotFoundError(
                     f"{d} holds no usable images; put the {CLASS_NAMES[k]} PNG/JPEG files there."
                 )
         splits[split] = Split(
-            np.stack(images).astype(np.float32, copy=False), np.asarray(labels, dtype=np.uint8)
+            np.stack(images).astype(np.float32, copy=False),
+            np.asarray(labels, dtype=np.uint8),
         )
 
     notice = ""
@@ -1207,7 +1267,9 @@ def load_image_folder(
         name=f"Chest X-ray folder {root.name}",
         splits=splits,
         source=str(base),
-        citation=KERMANY_CITATION if kermany else f"Images from {base}: cite their source.",
+        citation=KERMANY_CITATION
+        if kermany
+        else f"Images from {base}: cite their source.",
         is_real=True,
         image_size=size,
         notice=notice,

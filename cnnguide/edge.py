@@ -79,8 +79,11 @@ def _quiet():
     level = tf_logger.level
     tf_logger.setLevel(logging.ERROR)
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
-                _quiet_stderr_fd():
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            _quiet_stderr_fd(),
+        ):
             warnings.filterwarnings("ignore", category=UserWarning)
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             yield
@@ -94,7 +97,9 @@ def _as_float_batch(images) -> np.ndarray:
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
-        raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got shape {x.shape}")
+        raise ValueError(
+            f"images must be (N, H, W) or (N, H, W, C), got shape {x.shape}"
+        )
     if x.dtype == np.uint8:
         return x.astype(np.float32) / 255.0
     return x.astype(np.float32)
@@ -141,8 +146,10 @@ def convert(model, variant: str = "float32", representative=None) -> bytes:
             converter.target_spec.supported_types = [tf.float16]
         elif variant == "int8":
             if representative is None:
-                raise ValueError("int8 quantization needs representative images from the "
-                                 "training split (representative=...)")
+                raise ValueError(
+                    "int8 quantization needs representative images from the "
+                    "training split (representative=...)"
+                )
             calibration = _as_float_batch(representative)
 
             def generator():
@@ -157,8 +164,9 @@ def convert(model, variant: str = "float32", representative=None) -> bytes:
         return converter.convert()
 
 
-def export_tflite(model, out_dir, representative=None, *, variants=VARIANTS,
-                  stem: str = "model") -> dict[str, Path]:
+def export_tflite(
+    model, out_dir, representative=None, *, variants=VARIANTS, stem: str = "model"
+) -> dict[str, Path]:
     """Write ``out_dir/<stem>_<variant>.tflite`` for each variant.
 
     Returns
@@ -198,8 +206,10 @@ class TFLiteClassifier:
         else:
             path = Path(source)
             if not path.is_file():
-                raise FileNotFoundError(f"no TFLite model at {path}; export one with "
-                                        "cnnguide.edge.export_tflite")
+                raise FileNotFoundError(
+                    f"no TFLite model at {path}; export one with "
+                    "cnnguide.edge.export_tflite"
+                )
             content = path.read_bytes()
         self.size_bytes = len(content)
         with _quiet():  # also hides the "XNNPACK delegate created" banner
@@ -228,7 +238,11 @@ class TFLiteClassifier:
         """Probability for one ``(1, H, W, C)`` float32 image in ``[0, 1]``."""
         self._interpreter.set_tensor(self._input["index"], self._quantize(image))
         self._interpreter.invoke()
-        return float(self._dequantize(self._interpreter.get_tensor(self._output["index"])).ravel()[0])
+        return float(
+            self._dequantize(
+                self._interpreter.get_tensor(self._output["index"])
+            ).ravel()[0]
+        )
 
     def predict_proba(self, images) -> np.ndarray:
         """Probabilities ``(N,)`` float32 for ``(N, H, W[, 1])`` images (uint8 or [0, 1]).
@@ -237,9 +251,13 @@ class TFLiteClassifier:
         """
         x = _as_float_batch(images)
         if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"the TFLite model takes images shaped {self.input_shape}, "
-                             f"got {tuple(x.shape[1:])}")
-        return np.array([self.predict_one(x[i : i + 1]) for i in range(len(x))], np.float32)
+            raise ValueError(
+                f"the TFLite model takes images shaped {self.input_shape}, "
+                f"got {tuple(x.shape[1:])}"
+            )
+        return np.array(
+            [self.predict_one(x[i : i + 1]) for i in range(len(x))], np.float32
+        )
 
 
 def _latency_ms(predict_one, x: np.ndarray, n: int, warmup: int = 5) -> float:
@@ -255,8 +273,9 @@ def _latency_ms(predict_one, x: np.ndarray, n: int, warmup: int = 5) -> float:
     return float(np.median(times) * 1e3)
 
 
-def compare(model, tflite_paths: dict, images, labels, *, keras_file=None,
-            n_timing: int = 100) -> list[dict]:
+def compare(
+    model, tflite_paths: dict, images, labels, *, keras_file=None, n_timing: int = 100
+) -> list[dict]:
     """File size, latency per image and ROC-AUC of Keras and each TFLite variant.
 
     Parameters
@@ -293,25 +312,33 @@ def compare(model, tflite_paths: dict, images, labels, *, keras_file=None,
     def keras_one(batch):
         return model(batch, training=False)
 
-    keras_p = np.concatenate([model(x[i : i + 256], training=False).numpy().ravel()
-                              for i in range(0, len(x), 256)]).astype(np.float32)
-    rows = [{
-        "format": "Keras (.keras)",
-        "size_kb": keras_size / 1024,
-        "latency_ms": _latency_ms(keras_one, x, n_timing),
-        "roc_auc": float(roc_auc_score(y, keras_p)),
-        "max_abs_diff": 0.0,
-    }]
+    keras_p = np.concatenate(
+        [
+            model(x[i : i + 256], training=False).numpy().ravel()
+            for i in range(0, len(x), 256)
+        ]
+    ).astype(np.float32)
+    rows = [
+        {
+            "format": "Keras (.keras)",
+            "size_kb": keras_size / 1024,
+            "latency_ms": _latency_ms(keras_one, x, n_timing),
+            "roc_auc": float(roc_auc_score(y, keras_p)),
+            "max_abs_diff": 0.0,
+        }
+    ]
     for variant, path in tflite_paths.items():
         lite = TFLiteClassifier(path)
         p = lite.predict_proba(x)
-        rows.append({
-            "format": f"TFLite {variant}",
-            "size_kb": os.path.getsize(path) / 1024,
-            "latency_ms": _latency_ms(lite.predict_one, x, n_timing),
-            "roc_auc": float(roc_auc_score(y, p)),
-            "max_abs_diff": float(np.max(np.abs(p - keras_p))),
-        })
+        rows.append(
+            {
+                "format": f"TFLite {variant}",
+                "size_kb": os.path.getsize(path) / 1024,
+                "latency_ms": _latency_ms(lite.predict_one, x, n_timing),
+                "roc_auc": float(roc_auc_score(y, p)),
+                "max_abs_diff": float(np.max(np.abs(p - keras_p))),
+            }
+        )
     return rows
 
 
@@ -325,8 +352,12 @@ def format_table(rows: list[dict]) -> str:
     format              size (kB)   ms/image   ROC-AUC   max |Δp|
     x                         1.0      0.500     0.900     0.0000
     """
-    lines = [f"{'format':<18}{'size (kB)':>11}{'ms/image':>11}{'ROC-AUC':>10}{'max |Δp|':>11}"]
+    lines = [
+        f"{'format':<18}{'size (kB)':>11}{'ms/image':>11}{'ROC-AUC':>10}{'max |Δp|':>11}"
+    ]
     for r in rows:
-        lines.append(f"{r['format']:<18}{r['size_kb']:>11.1f}{r['latency_ms']:>11.3f}"
-                     f"{r['roc_auc']:>10.3f}{r['max_abs_diff']:>11.4f}")
+        lines.append(
+            f"{r['format']:<18}{r['size_kb']:>11.1f}{r['latency_ms']:>11.3f}"
+            f"{r['roc_auc']:>10.3f}{r['max_abs_diff']:>11.4f}"
+        )
     return "\n".join(lines)

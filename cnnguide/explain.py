@@ -173,7 +173,9 @@ def _recording(layer: Any):
 
 
 def _model_input_shape(model: Any) -> tuple:
-    shape = model.inputs[0].shape if getattr(model, "inputs", None) else model.input_shape
+    shape = (
+        model.inputs[0].shape if getattr(model, "inputs", None) else model.input_shape
+    )
     return tuple(shape)[1:]
 
 
@@ -272,7 +274,9 @@ def grad_cam(
         tape.watch(batch)
         outputs = model(batch, training=False)
         if isinstance(outputs, (list, tuple, dict)):
-            raise ValueError("grad_cam explains single-output models; this one has several outputs")
+            raise ValueError(
+                "grad_cam explains single-output models; this one has several outputs"
+            )
         if not records:
             raise ValueError(
                 f"layer {target.name!r} was not used when the model ran; pick a layer on the "
@@ -282,7 +286,9 @@ def grad_cam(
         if outputs.shape[-1] == 1:
             score = outputs[:, 0] if class_index in (None, 1) else 1.0 - outputs[:, 0]
         else:
-            index = int(tf.argmax(outputs[0])) if class_index is None else int(class_index)
+            index = (
+                int(tf.argmax(outputs[0])) if class_index is None else int(class_index)
+            )
             score = outputs[:, index]
     if len(features.shape) != 4:
         raise ValueError(
@@ -301,7 +307,9 @@ def grad_cam(
         return np.zeros((height, width), dtype=np.float32)
     # Scale before resizing (raw values can be ~1e-15), and again after: bilinear
     # upsampling rarely lands a pixel exactly on the hottest cell's centre.
-    resized = tf.image.resize((cam / peak)[..., None], (height, width), method="bilinear")
+    resized = tf.image.resize(
+        (cam / peak)[..., None], (height, width), method="bilinear"
+    )
     resized = np.clip(resized.numpy()[..., 0], 0.0, None)
     if not resized.max() > 0:
         return np.zeros((height, width), dtype=np.float32)
@@ -321,7 +329,9 @@ def _check_pair(heat: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndar
             f"{mask.shape}; grad_cam already resizes its heat to the input image"
         )
     if np.any(heat < 0) or not np.all(np.isfinite(heat)):
-        raise ValueError("heat must be finite and non-negative (grad_cam's output is in [0, 1])")
+        raise ValueError(
+            "heat must be finite and non-negative (grad_cam's output is in [0, 1])"
+        )
     return heat, mask.astype(bool)
 
 
@@ -451,12 +461,19 @@ def score_localization(
             f"masks {empty[:5]} are empty (normal cases have no lesion to point at); "
             "score pneumonia cases only, e.g. images[labels == 1]"
         )
-    heats = np.stack([grad_cam(model, image, layer=layer) for image in images]) if len(images) \
+    heats = (
+        np.stack([grad_cam(model, image, layer=layer) for image in images])
+        if len(images)
         else np.zeros((0,) + masks.shape[1:], np.float32)
+    )
     return {
-        "heat_in_mask": np.array([heat_in_mask(h, m) for h, m in zip(heats, masks)], np.float64),
-        "pointing_game": np.array([pointing_game(h, m, tolerance=tolerance)
-                                   for h, m in zip(heats, masks)], bool),
+        "heat_in_mask": np.array(
+            [heat_in_mask(h, m) for h, m in zip(heats, masks)], np.float64
+        ),
+        "pointing_game": np.array(
+            [pointing_game(h, m, tolerance=tolerance) for h, m in zip(heats, masks)],
+            bool,
+        ),
         "mask_share": masks.reshape(len(masks), -1).mean(axis=1),
         "heats": heats,
     }
@@ -522,8 +539,15 @@ def overlay(
     ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None, extent=extent)
     if heat is not None:
         heat = _as_display(heat)
-        ax.imshow(heat, cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0, extent=extent,
-                  interpolation="bilinear")
+        ax.imshow(
+            heat,
+            cmap=cmap,
+            alpha=alpha,
+            vmin=0.0,
+            vmax=1.0,
+            extent=extent,
+            interpolation="bilinear",
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -590,16 +614,25 @@ def gallery(
     if row_labels is not None and len(row_labels) != nrows:
         raise ValueError(f"got {len(row_labels)} row labels for {nrows} rows")
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols + (0.4 if row_labels else 0),
-                               size * nrows + (0.4 if suptitle else 0)),
+        nrows,
+        ncols,
+        figsize=(
+            size * ncols + (0.4 if row_labels else 0),
+            size * nrows + (0.4 if suptitle else 0),
+        ),
         squeeze=False,
     )
     for index, ax in enumerate(axes.flat):
         if index >= len(images):
             ax.axis("off")
             continue
-        overlay(images[index], heats[index], ax=ax, alpha=alpha,
-                title=None if titles is None else titles[index])
+        overlay(
+            images[index],
+            heats[index],
+            ax=ax,
+            alpha=alpha,
+            title=None if titles is None else titles[index],
+        )
         for spine in ax.spines.values():
             spine.set_visible(False)
     if row_labels is not None:

@@ -16,8 +16,15 @@ import numpy as np
 
 from cnnguide.widgets import render_png
 
-__all__ = ["feature_maps", "describe_maps", "spatial_layers", "plot_feature_maps", "featuremap_small_multiples",
-           "FeatureMapViewer", "featuremap_explorer"]
+__all__ = [
+    "feature_maps",
+    "describe_maps",
+    "spatial_layers",
+    "plot_feature_maps",
+    "featuremap_small_multiples",
+    "FeatureMapViewer",
+    "featuremap_explorer",
+]
 
 
 def _as_batch(image, input_shape) -> np.ndarray:
@@ -28,12 +35,16 @@ def _as_batch(image, input_shape) -> np.ndarray:
     if x.shape == expected:
         x = x[None]
     if x.shape[1:] != expected:
-        raise ValueError(f"image has shape {np.shape(image)}; the model expects {expected} "
-                         f"(or a batch of them): resize it or pass image[..., None]")
+        raise ValueError(
+            f"image has shape {np.shape(image)}; the model expects {expected} "
+            f"(or a batch of them): resize it or pass image[..., None]"
+        )
     return x
 
 
-def feature_maps(model, image, layer_names=None, *, training: bool = False) -> dict[str, np.ndarray]:
+def feature_maps(
+    model, image, layer_names=None, *, training: bool = False
+) -> dict[str, np.ndarray]:
     """Every (or the named) layer's output for one image, in model order, batch axis removed.
 
     Parameters
@@ -54,7 +65,11 @@ def feature_maps(model, image, layer_names=None, *, training: bool = False) -> d
     import keras
 
     x = _as_batch(image, model.input_shape)
-    layers = model.layers if layer_names is None else [model.get_layer(n) for n in layer_names]
+    layers = (
+        model.layers
+        if layer_names is None
+        else [model.get_layer(n) for n in layer_names]
+    )
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     probe = keras.Model(inputs, [layer.output for layer in layers])
     outputs = probe(x, training=training)
@@ -79,12 +94,21 @@ def describe_maps(maps: dict[str, np.ndarray]):
     """
     import pandas as pd
 
-    return pd.DataFrame({
-        name: {"shape": str(tuple(np.shape(m))), "values": int(np.size(m)),
-               "min": float(np.min(m)), "max": float(np.max(m)), "mean": float(np.mean(m)),
-               "zeros": float(np.mean(np.asarray(m) == 0))}
-        for name, m in maps.items()
-    }).T.astype({"values": int, "min": float, "max": float, "mean": float, "zeros": float})
+    return pd.DataFrame(
+        {
+            name: {
+                "shape": str(tuple(np.shape(m))),
+                "values": int(np.size(m)),
+                "min": float(np.min(m)),
+                "max": float(np.max(m)),
+                "mean": float(np.mean(m)),
+                "zeros": float(np.mean(np.asarray(m) == 0)),
+            }
+            for name, m in maps.items()
+        }
+    ).T.astype(
+        {"values": int, "min": float, "max": float, "mean": float, "zeros": float}
+    )
 
 
 def spatial_layers(maps: dict[str, np.ndarray]) -> list[str]:
@@ -103,12 +127,21 @@ def _check_map(maps, layer):
         raise KeyError(f"no layer {layer!r}; choose one of {list(maps)}")
     m = np.asarray(maps[layer])
     if m.ndim != 3:
-        raise ValueError(f"layer {layer!r} has shape {m.shape}, not a (H, W, C) feature map")
+        raise ValueError(
+            f"layer {layer!r} has shape {m.shape}, not a (H, W, C) feature map"
+        )
     return m
 
 
-def plot_feature_maps(maps: dict[str, np.ndarray], layer: str, channels=None, *,
-                      ncols: int = 8, size: float = 1.3, cmap: str = "viridis"):
+def plot_feature_maps(
+    maps: dict[str, np.ndarray],
+    layer: str,
+    channels=None,
+    *,
+    ncols: int = 8,
+    size: float = 1.3,
+    cmap: str = "viridis",
+):
     """Grid of the channels of one layer's feature map, each on its own colour scale.
 
     Examples
@@ -121,8 +154,9 @@ def plot_feature_maps(maps: dict[str, np.ndarray], layer: str, channels=None, *,
     channels = list(range(m.shape[-1])) if channels is None else list(channels)
     ncols = min(ncols, len(channels))
     nrows = -(-len(channels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, c in zip(axes.flat, channels):
@@ -133,8 +167,15 @@ def plot_feature_maps(maps: dict[str, np.ndarray], layer: str, channels=None, *,
     return fig
 
 
-def featuremap_small_multiples(maps: dict[str, np.ndarray], layers=None, *, n_channels: int = 4,
-                               image=None, size: float = 1.4, cmap: str = "viridis"):
+def featuremap_small_multiples(
+    maps: dict[str, np.ndarray],
+    layers=None,
+    *,
+    n_channels: int = 4,
+    image=None,
+    size: float = 1.4,
+    cmap: str = "viridis",
+):
     """Static grid: one row per spatial layer, its first ``n_channels`` channels as columns.
 
     The static companion of :func:`featuremap_explorer` for the rendered book. If
@@ -150,11 +191,23 @@ def featuremap_small_multiples(maps: dict[str, np.ndarray], layers=None, *, n_ch
     layers = spatial_layers(maps) if layers is None else list(layers)
     if not layers:
         raise ValueError("no (H, W, C) feature maps to show")
-    rows = ([("input", np.asarray(image, dtype=np.float32).reshape(*np.shape(image)[:2], -1))]
-            if image is not None else [])
+    rows = (
+        [
+            (
+                "input",
+                np.asarray(image, dtype=np.float32).reshape(*np.shape(image)[:2], -1),
+            )
+        ]
+        if image is not None
+        else []
+    )
     rows += [(name, _check_map(maps, name)) for name in layers]
-    fig, axes = plt.subplots(len(rows), n_channels,
-                             figsize=(size * n_channels + 1.2, size * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows),
+        n_channels,
+        figsize=(size * n_channels + 1.2, size * len(rows)),
+        squeeze=False,
+    )
     for r, (name, m) in enumerate(rows):
         for c in range(n_channels):
             ax = axes[r, c]
@@ -166,7 +219,9 @@ def featuremap_small_multiples(maps: dict[str, np.ndarray], layers=None, *, n_ch
                 ax.imshow(m[..., c], cmap="gray" if name == "input" else cmap)
                 if r == 0 or (r == 1 and image is not None):
                     ax.set_title(f"channel {c}", fontsize=8)
-        axes[r, 0].set_ylabel(f"{name}\n{m.shape[0]}x{m.shape[1]}x{m.shape[2]}", fontsize=8)
+        axes[r, 0].set_ylabel(
+            f"{name}\n{m.shape[0]}x{m.shape[1]}x{m.shape[2]}", fontsize=8
+        )
     fig.tight_layout()
     return fig
 
@@ -192,17 +247,26 @@ class FeatureMapViewer:
 
         self.maps = {k: np.asarray(maps[k]) for k in spatial_layers(maps)}
         if not self.maps:
-            raise ValueError("FeatureMapViewer needs at least one (H, W, C) feature map")
+            raise ValueError(
+                "FeatureMapViewer needs at least one (H, W, C) feature map"
+            )
         self.cmap = cmap
         names = list(self.maps)
-        self.layer = widgets.SelectionSlider(options=names, value=names[0], description="layer",
-                                             continuous_update=False)
-        self.channel = widgets.IntSlider(value=0, min=0, max=self.maps[names[0]].shape[-1] - 1,
-                                         description="channel", continuous_update=False)
+        self.layer = widgets.SelectionSlider(
+            options=names, value=names[0], description="layer", continuous_update=False
+        )
+        self.channel = widgets.IntSlider(
+            value=0,
+            min=0,
+            max=self.maps[names[0]].shape[-1] - 1,
+            description="channel",
+            continuous_update=False,
+        )
         self.info = widgets.HTML()
         self.image = widgets.Image(format="png")
-        self.widget = widgets.VBox([widgets.HBox([self.layer, self.channel]), self.info,
-                                    self.image])
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.layer, self.channel]), self.info, self.image]
+        )
         self.layer.observe(self._on_layer, names="value")
         self.channel.observe(self._redraw, names="value")
         self._redraw()
@@ -225,9 +289,11 @@ class FeatureMapViewer:
         fig.tight_layout()
         self.image.value = render_png(fig, dpi=80)
         plt.close(fig)
-        self.info.value = (f"shape {m.shape[0]}x{m.shape[1]}x{m.shape[2]}; this channel: "
-                           f"min {self.shown.min():.3f}, max {self.shown.max():.3f}, "
-                           f"zeros {np.mean(self.shown == 0):.0%}")
+        self.info.value = (
+            f"shape {m.shape[0]}x{m.shape[1]}x{m.shape[2]}; this channel: "
+            f"min {self.shown.min():.3f}, max {self.shown.max():.3f}, "
+            f"zeros {np.mean(self.shown == 0):.0%}"
+        )
 
     def _ipython_display_(self):
         from IPython.display import display

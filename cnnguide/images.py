@@ -135,7 +135,9 @@ def standardize(x, mean: float | None = None, std: float | None = None) -> np.nd
     mean = float(array.mean(dtype=np.float64)) if mean is None else float(mean)
     std = float(array.std(dtype=np.float64)) if std is None else float(std)
     if std <= 0:
-        raise ValueError(f"std must be positive, got {std}: a constant image cannot be standardised")
+        raise ValueError(
+            f"std must be positive, got {std}: a constant image cannot be standardised"
+        )
     return ((array - mean) / std).astype(np.float32)
 
 
@@ -162,7 +164,9 @@ def rgb_to_grey(rgb, weights: Sequence[float] = BT601_WEIGHTS) -> np.ndarray:
         )
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (3,):
-        raise ValueError(f"weights must be three numbers (R, G, B), got {weights.tolist()}")
+        raise ValueError(
+            f"weights must be three numbers (R, G, B), got {weights.tolist()}"
+        )
     grey = array.astype(np.float64) @ weights
     if array.dtype == np.uint8:
         return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
@@ -201,7 +205,9 @@ def to_tensor(images, *, channels: int | None = None) -> np.ndarray:
             "add a batch axis with images[np.newaxis] for a single image"
         )
     if channels is not None and array.shape[-1] != channels:
-        raise ValueError(f"expected {channels} channel(s), got {array.shape[-1]} (shape {array.shape})")
+        raise ValueError(
+            f"expected {channels} channel(s), got {array.shape[-1]} (shape {array.shape})"
+        )
     if array.dtype == np.uint8:
         return array.astype(np.float32) / np.float32(255)
     return array.astype(np.float32)
@@ -262,8 +268,16 @@ def _text_colour(value: float, low: float, high: float) -> str:
     return "black" if value > middle else "white"
 
 
-def show_pixel_values(image, *, ax=None, fmt: str | None = None, cmap: str = "gray",
-                      vmin: float | None = 0, vmax: float | None = 255, fontsize: float = 8):
+def show_pixel_values(
+    image,
+    *,
+    ax=None,
+    fmt: str | None = None,
+    cmap: str = "gray",
+    vmin: float | None = 0,
+    vmax: float | None = 255,
+    fontsize: float = 8,
+):
     """Draw a small image as a heatmap with every pixel's value written in its cell.
 
     Parameters
@@ -291,7 +305,9 @@ def show_pixel_values(image, *, ax=None, fmt: str | None = None, cmap: str = "gr
     if array.ndim != 2:
         raise ValueError(f"image must be (H, W), got shape {array.shape}")
     if array.size > 1024:
-        raise ValueError(f"image has {array.size} pixels: crop it to at most 32 x 32 first")
+        raise ValueError(
+            f"image has {array.size} pixels: crop it to at most 32 x 32 first"
+        )
     if fmt is None:
         fmt = "d" if np.issubdtype(array.dtype, np.integer) else ".2f"
     if ax is None:
@@ -303,8 +319,15 @@ def show_pixel_values(image, *, ax=None, fmt: str | None = None, cmap: str = "gr
     high = float(array.max()) if vmax is None else vmax
     ax.imshow(array, cmap=cmap, vmin=low, vmax=high)
     for (row, col), value in np.ndenumerate(array):
-        ax.text(col, row, format(value.item(), fmt), ha="center", va="center",
-                fontsize=fontsize, color=_text_colour(float(value), low, high))
+        ax.text(
+            col,
+            row,
+            format(value.item(), fmt),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color=_text_colour(float(value), low, high),
+        )
     ax.set_xticks(range(array.shape[1]))
     ax.set_yticks(range(array.shape[0]))
     ax.tick_params(labelsize=7, length=0)
@@ -338,7 +361,9 @@ def show_rgb_planes(rgb, *, size: float = 2.4, annotate: bool = False):
     """
     array = np.asarray(rgb)
     if array.ndim != 3 or array.shape[-1] != 3 or array.dtype != np.uint8:
-        raise ValueError(f"rgb must be an (H, W, 3) uint8 array, got {array.shape} {array.dtype}")
+        raise ValueError(
+            f"rgb must be an (H, W, 3) uint8 array, got {array.shape} {array.dtype}"
+        )
     fig, axes = plt.subplots(1, 4, figsize=(4 * size, size + 0.3))
     axes[0].imshow(array)
     axes[0].set_title("RGB image")
@@ -349,8 +374,15 @@ def show_rgb_planes(rgb, *, size: float = 2.4, annotate: bool = False):
         ax.set_title(f"{name} plane")
         if annotate:
             for (row, col), value in np.ndenumerate(array[..., index]):
-                ax.text(col, row, str(int(value)), ha="center", va="center", fontsize=7,
-                        color="black" if value > 160 else "white")
+                ax.text(
+                    col,
+                    row,
+                    str(int(value)),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="black" if value > 160 else "white",
+                )
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -382,8 +414,12 @@ def show_colour_swatches(colours: Mapping[str, Sequence[int]], *, size: float = 
     for name, triple in items:
         values = np.asarray(triple)
         if values.shape != (3,) or values.min() < 0 or values.max() > 255:
-            raise ValueError(f"colour {name!r} must be three integers in 0..255, got {triple}")
-    fig, axes = plt.subplots(1, len(items), figsize=(size * len(items), size * 1.15), squeeze=False)
+            raise ValueError(
+                f"colour {name!r} must be three integers in 0..255, got {triple}"
+            )
+    fig, axes = plt.subplots(
+        1, len(items), figsize=(size * len(items), size * 1.15), squeeze=False
+    )
     for ax, (name, triple) in zip(axes[0], items):
         r, g, b = (int(v) for v in triple)
         ax.imshow(np.array([[[r, g, b]]], dtype=np.uint8), aspect="auto")

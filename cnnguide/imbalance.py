@@ -86,9 +86,13 @@ def _sampler(method: str, seed: int, k_neighbors: int):
         # not a blurred average). One k-means run from random centres is ~20x faster
         # than k-means++ seeding with hundreds of clusters, and good enough to spread
         # the kept cases over the class.
-        estimator = KMeans(n_clusters=8, n_init=1, init="random", max_iter=20, random_state=seed)
+        estimator = KMeans(
+            n_clusters=8, n_init=1, init="random", max_iter=20, random_state=seed
+        )
         return ClusterCentroids(random_state=seed, estimator=estimator, voting="hard")
-    raise ValueError(f"unknown resampling method {method!r}; choose one of {', '.join(SAMPLERS)}")
+    raise ValueError(
+        f"unknown resampling method {method!r}; choose one of {', '.join(SAMPLERS)}"
+    )
 
 
 def resample(
@@ -139,9 +143,13 @@ def resample(
     X = np.asarray(images_or_features)
     y = np.asarray(labels).reshape(-1)
     if X.ndim < 2:
-        raise ValueError(f"images_or_features must be (N, D) features or (N, H, W[, C]) images, got shape {X.shape}")
+        raise ValueError(
+            f"images_or_features must be (N, D) features or (N, H, W[, C]) images, got shape {X.shape}"
+        )
     if X.shape[0] != y.shape[0]:
-        raise ValueError(f"got {X.shape[0]} images or feature rows but {y.shape[0]} labels; pass one label each")
+        raise ValueError(
+            f"got {X.shape[0]} images or feature rows but {y.shape[0]} labels; pass one label each"
+        )
     if method == "none":
         return X.copy(), y.astype(np.uint8)
     if np.unique(y).size != 2:
@@ -149,7 +157,11 @@ def resample(
     sampler = _sampler(method, seed, k_neighbors)
     flat = X.reshape(X.shape[0], -1)
     integer = np.issubdtype(X.dtype, np.integer)
-    work = flat.astype(np.float64) if (integer and method in ("smote", "cluster_under")) else flat
+    work = (
+        flat.astype(np.float64)
+        if (integer and method in ("smote", "cluster_under"))
+        else flat
+    )
     Xr, yr = sampler.fit_resample(work, y)
     Xr = np.asarray(Xr)
     if integer and Xr.dtype != X.dtype:
@@ -186,7 +198,9 @@ def smote_blend(a: np.ndarray, b: np.ndarray, lam: float) -> np.ndarray:
     a = np.asarray(a, dtype=np.float32)
     b = np.asarray(b, dtype=np.float32)
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"a and b must have the same shape, got {a.shape} and {b.shape}"
+        )
     return a + np.float32(lam) * (b - a)
 
 
@@ -195,7 +209,9 @@ def smote_blend(a: np.ndarray, b: np.ndarray, lam: float) -> np.ndarray:
 # ----------------------------------------------------------------------------
 
 
-def class_weights(labels: np.ndarray, mode: str | Mapping[int, float] = "balanced") -> dict[int, float]:
+def class_weights(
+    labels: np.ndarray, mode: str | Mapping[int, float] = "balanced"
+) -> dict[int, float]:
     """Per-class loss weights for ``model.fit(class_weight=...)``.
 
     Parameters
@@ -222,13 +238,17 @@ def class_weights(labels: np.ndarray, mode: str | Mapping[int, float] = "balance
     y = np.asarray(labels).reshape(-1)
     if isinstance(mode, Mapping):
         if set(mode) != {0, 1}:
-            raise ValueError(f"custom class weights need keys 0 and 1, got {sorted(mode)}")
+            raise ValueError(
+                f"custom class weights need keys 0 and 1, got {sorted(mode)}"
+            )
         weights = {int(k): float(v) for k, v in mode.items()}
         if min(weights.values()) <= 0:
             raise ValueError(f"class weights must be positive, got {weights}")
         return dict(sorted(weights.items()))
     if mode != "balanced":
-        raise ValueError(f"mode must be 'balanced' or a dict {{0: w0, 1: w1}}, got {mode!r}")
+        raise ValueError(
+            f"mode must be 'balanced' or a dict {{0: w0, 1: w1}}, got {mode!r}"
+        )
     from sklearn.utils.class_weight import compute_class_weight
 
     classes = np.array([0, 1])
@@ -269,10 +289,14 @@ def focal_loss(gamma: float = 2.0, alpha: float | None = None):
     if gamma < 0:
         raise ValueError(f"gamma must be >= 0, got {gamma}")
     if alpha is None:
-        return keras.losses.BinaryFocalCrossentropy(gamma=float(gamma), apply_class_balancing=False)
+        return keras.losses.BinaryFocalCrossentropy(
+            gamma=float(gamma), apply_class_balancing=False
+        )
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1) or None, got {alpha}")
-    return keras.losses.BinaryFocalCrossentropy(gamma=float(gamma), alpha=float(alpha), apply_class_balancing=True)
+    return keras.losses.BinaryFocalCrossentropy(
+        gamma=float(gamma), alpha=float(alpha), apply_class_balancing=True
+    )
 
 
 # ----------------------------------------------------------------------------
@@ -324,12 +348,22 @@ def augmentation_pipeline(
 
     # The training chapter's builder, with the source's list: no translation, but
     # brightness and noise as well.
-    return build_augmentation(rotation=rotation, translation=0.0, zoom=zoom, brightness=brightness,
-                              contrast=contrast, noise=noise, horizontal_flip=horizontal_flip,
-                              vertical_flip=vertical_flip, seed=seed)
+    return build_augmentation(
+        rotation=rotation,
+        translation=0.0,
+        zoom=zoom,
+        brightness=brightness,
+        contrast=contrast,
+        noise=noise,
+        horizontal_flip=horizontal_flip,
+        vertical_flip=vertical_flip,
+        seed=seed,
+    )
 
 
-def augmentation_gallery(image: np.ndarray, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+def augmentation_gallery(
+    image: np.ndarray, seed: int = 0
+) -> list[tuple[str, np.ndarray]]:
     """One X-ray under each augmentation of the source's list, at full strength.
 
     Parameters
@@ -355,17 +389,32 @@ def augmentation_gallery(image: np.ndarray, seed: int = 0) -> list[tuple[str, np
 
     x = np.asarray(image)
     if x.ndim != 2:
-        raise ValueError(f"image must be one (H, W) greyscale image, got shape {x.shape}")
-    x = (x.astype(np.float32) / 255.0) if np.issubdtype(x.dtype, np.integer) else x.astype(np.float32)
+        raise ValueError(
+            f"image must be one (H, W) greyscale image, got shape {x.shape}"
+        )
+    x = (
+        (x.astype(np.float32) / 255.0)
+        if np.issubdtype(x.dtype, np.integer)
+        else x.astype(np.float32)
+    )
     batch = x[None, :, :, None]
     # Fixed-strength layers: the factor range collapses to one value, so each panel
     # shows the extreme of what the random layer would draw.
     transforms = [
-        ("rotation +10°", layers.RandomRotation((10 / 360, 10 / 360), fill_mode="constant")),
-        ("rotation −10°", layers.RandomRotation((-10 / 360, -10 / 360), fill_mode="constant")),
+        (
+            "rotation +10°",
+            layers.RandomRotation((10 / 360, 10 / 360), fill_mode="constant"),
+        ),
+        (
+            "rotation −10°",
+            layers.RandomRotation((-10 / 360, -10 / 360), fill_mode="constant"),
+        ),
         ("zoom in 10 %", layers.RandomZoom((-0.1, -0.1), fill_mode="constant")),
         ("zoom out 10 %", layers.RandomZoom((0.1, 0.1), fill_mode="constant")),
-        ("brightness +0.1", layers.RandomBrightness((0.1, 0.1), value_range=(0.0, 1.0))),
+        (
+            "brightness +0.1",
+            layers.RandomBrightness((0.1, 0.1), value_range=(0.0, 1.0)),
+        ),
     ]
     out = [("original", x)]
     for name, layer in transforms:
@@ -373,7 +422,12 @@ def augmentation_gallery(image: np.ndarray, seed: int = 0) -> list[tuple[str, np
     mean = x.mean()
     out.append(("contrast ×1.3", np.clip((x - mean) * 1.3 + mean, 0.0, 1.0)))
     rng = np.random.default_rng(seed)
-    out.append(("Gaussian noise σ=0.05", np.clip(x + rng.normal(0.0, 0.05, x.shape), 0.0, 1.0).astype(np.float32)))
+    out.append(
+        (
+            "Gaussian noise σ=0.05",
+            np.clip(x + rng.normal(0.0, 0.05, x.shape), 0.0, 1.0).astype(np.float32),
+        )
+    )
     out.append(("horizontal flip (heart on the right!)", x[:, ::-1].copy()))
     out.append(("vertical flip (upside down)", x[::-1, :].copy()))
     return [(name, np.asarray(img, dtype=np.float32)) for name, img in out]
@@ -384,7 +438,9 @@ def augmentation_gallery(image: np.ndarray, seed: int = 0) -> list[tuple[str, np
 # ----------------------------------------------------------------------------
 
 
-def build_small_cnn(input_shape: Sequence[int] = (28, 28, 1), *, seed: int = 0, augmentation=None):
+def build_small_cnn(
+    input_shape: Sequence[int] = (28, 28, 1), *, seed: int = 0, augmentation=None
+):
     """The comparison's network: a ~26k-parameter member of the source's step-4 family.
 
     Three blocks (16, 32, 64 filters) of Conv 3×3 → BatchNorm → ReLU → MaxPool, global
@@ -403,8 +459,13 @@ def build_small_cnn(input_shape: Sequence[int] = (28, 28, 1), *, seed: int = 0, 
 
     keras.utils.set_random_seed(seed)
     model = build_cnn(
-        tuple(input_shape), widths=(16, 32, 64), dense_units=32, dropout=0.2,
-        global_pooling=True, augmentation=augmentation, name="small_cnn",
+        tuple(input_shape),
+        widths=(16, 32, 64),
+        dense_units=32,
+        dropout=0.2,
+        global_pooling=True,
+        augmentation=augmentation,
+        name="small_cnn",
     )
     # Keras' default batch-norm momentum (0.99) needs hundreds of steps before the
     # running statistics used at inference match the data; a few short epochs are
@@ -417,7 +478,11 @@ def build_small_cnn(input_shape: Sequence[int] = (28, 28, 1), *, seed: int = 0, 
 
 def _as_input(images: np.ndarray) -> np.ndarray:
     x = np.asarray(images)
-    x = (x.astype(np.float32) / 255.0) if np.issubdtype(x.dtype, np.integer) else x.astype(np.float32)
+    x = (
+        (x.astype(np.float32) / 255.0)
+        if np.issubdtype(x.dtype, np.integer)
+        else x.astype(np.float32)
+    )
     return x[..., None] if x.ndim == 3 else x
 
 
@@ -456,11 +521,22 @@ def fit(
     import keras
 
     keras.utils.set_random_seed(seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss or "binary_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=loss or "binary_crossentropy",
+    )
     x = _as_input(images)
     y = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
     start = time.perf_counter()
-    model.fit(x, y, epochs=epochs, batch_size=batch_size, class_weight=class_weight, shuffle=True, verbose=0)
+    model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        class_weight=class_weight,
+        shuffle=True,
+        verbose=0,
+    )
     return time.perf_counter() - start
 
 
@@ -523,7 +599,9 @@ def pretrain_on_phantoms(
     from cnnguide.phantoms import make_phantoms
 
     start = time.perf_counter()
-    batch = make_phantoms(n, size=image_size, seed=10_000 + seed, pneumonia_fraction=0.5)
+    batch = make_phantoms(
+        n, size=image_size, seed=10_000 + seed, pneumonia_fraction=0.5
+    )
     if model is None:
         model = build_small_cnn((image_size, image_size, 1), seed=seed)
     fit(model, batch.images, batch.labels, epochs=epochs, seed=seed)
@@ -573,18 +651,24 @@ def build_applications_model(
     from keras import layers
 
     if size < 32:
-        raise ValueError(f"keras.applications backbones need at least 32×32 inputs, got size={size}")
+        raise ValueError(
+            f"keras.applications backbones need at least 32×32 inputs, got size={size}"
+        )
     try:
         backbone_cls = getattr(keras.applications, name)
     except AttributeError:
-        raise ValueError(f"keras.applications has no model {name!r}; try 'MobileNetV2', 'ResNet50' or 'VGG16'") from None
+        raise ValueError(
+            f"keras.applications has no model {name!r}; try 'MobileNetV2', 'ResNet50' or 'VGG16'"
+        ) from None
     inputs = keras.Input(tuple(input_shape), name="image")
     x = layers.Resizing(size, size, name="resize")(inputs)
     x = layers.Concatenate(name="grey_to_rgb")([x, x, x]) if input_shape[-1] == 1 else x
     # The backbones expect [-1, 1] (MobileNet) or caffe-style inputs; rescaling to
     # [-1, 1] suits MobileNet and is harmless for a sketch with random weights.
     x = layers.Rescaling(2.0, offset=-1.0, name="to_minus1_1")(x)
-    base = backbone_cls(include_top=False, weights=weights, input_shape=(size, size, 3), pooling="avg")
+    base = backbone_cls(
+        include_top=False, weights=weights, input_shape=(size, size, 3), pooling="avg"
+    )
     base.trainable = trainable_base
     x = base(x, training=False)
     x = layers.Dropout(0.2)(x)
@@ -624,7 +708,10 @@ def _score(y_val, scores) -> dict:
     from cnnguide.metrics import binary_metrics
 
     m = binary_metrics(y_val, scores, threshold=0.5)
-    return {k: m[k] for k in ("recall", "specificity", "precision", "f1", "roc_auc", "pr_auc")}
+    return {
+        k: m[k]
+        for k in ("recall", "specificity", "precision", "f1", "roc_auc", "pr_auc")
+    }
 
 
 def run_comparison(
@@ -694,9 +781,13 @@ def run_comparison(
         elif method == "smote_pixels":
             Xt, yt = resample(X, y, "smote", seed)
         elif method == "augmentation":
-            model = build_small_cnn(shape, seed=seed, augmentation=augmentation_pipeline(seed=seed))
+            model = build_small_cnn(
+                shape, seed=seed, augmentation=augmentation_pipeline(seed=seed)
+            )
         elif method == "transfer":
-            model, _ = pretrain_on_phantoms(n=pretrain_phantoms, epochs=epochs, seed=seed, image_size=shape[0])
+            model, _ = pretrain_on_phantoms(
+                n=pretrain_phantoms, epochs=epochs, seed=seed, image_size=shape[0]
+            )
 
         if method == "smote_features":
             encoder = feature_extractor(baseline)
@@ -739,14 +830,28 @@ def predict_scores_raw(model, images: np.ndarray, batch_size: int = 512) -> np.n
     # model, which keeps a loop over many small models fast and quiet.
     with warnings.catch_warnings():
         # Keras warns that a named input receives a bare array; the array is that input.
-        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
-        parts = [np.asarray(model(x[i:i + batch_size], training=False)) for i in range(0, x.shape[0], batch_size)]
+        warnings.filterwarnings(
+            "ignore", message="The structure of `inputs` doesn't match"
+        )
+        parts = [
+            np.asarray(model(x[i : i + batch_size], training=False))
+            for i in range(0, x.shape[0], batch_size)
+        ]
     return np.concatenate(parts).astype(np.float32)
 
 
 def format_table(
     rows: Sequence[Mapping],
-    columns: Sequence[str] = ("method", "recall", "specificity", "precision", "f1", "roc_auc", "pr_auc", "seconds"),
+    columns: Sequence[str] = (
+        "method",
+        "recall",
+        "specificity",
+        "precision",
+        "f1",
+        "roc_auc",
+        "pr_auc",
+        "seconds",
+    ),
     *,
     digits: int = 3,
     mark_best: bool = True,
@@ -768,7 +873,11 @@ def format_table(
     best = {}
     if mark_best and rows:
         for col in columns:
-            vals = [r[col] for r in rows if isinstance(r.get(col), float) and np.isfinite(r[col])]
+            vals = [
+                r[col]
+                for r in rows
+                if isinstance(r.get(col), float) and np.isfinite(r[col])
+            ]
             if vals:
                 best[col] = min(vals) if col == "seconds" else max(vals)
 
@@ -781,8 +890,18 @@ def format_table(
 
     body = [[cell(r, c) for c in columns] for r in rows]
     widths = [max([len(c)] + [len(b[i]) for b in body]) for i, c in enumerate(columns)]
-    lines = [" ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(columns, widths)))]
+    lines = [
+        " ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(columns, widths))
+        )
+    ]
     lines.append(" ".join("-" * w for w in widths))
     for b in body:
-        lines.append(" ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(b, widths))))
+        lines.append(
+            " ".join(
+                v.ljust(w) if i == 0 else v.rjust(w)
+                for i, (v, w) in enumerate(zip(b, widths))
+            )
+        )
     return "\n".join(line.rstrip() for line in lines)

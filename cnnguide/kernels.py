@@ -55,7 +55,12 @@ def _as_kernel(rows) -> np.ndarray:
 
 
 def _check_odd_size(size: int, name: str = "size") -> int:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or size % 2 == 0:
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, (int, np.integer))
+        or size < 1
+        or size % 2 == 0
+    ):
         raise ValueError(
             f"{name} must be a positive odd integer (a kernel needs a centre pixel), got {size!r}"
         )
@@ -287,7 +292,9 @@ def high_boost(boost: float = 1.0) -> np.ndarray:
     return (np.float32(boost) * identity(3) + laplacian(8)).astype(np.float32)
 
 
-def unsharp_kernel(sigma: float = 1.0, amount: float = 1.0, size: int | None = None) -> np.ndarray:
+def unsharp_kernel(
+    sigma: float = 1.0, amount: float = 1.0, size: int | None = None
+) -> np.ndarray:
     """The single kernel equivalent to unsharp masking: ``I + amount * (I - G)``.
 
     ``I`` is the identity and ``G`` the Gaussian of the same size; convolving with this
@@ -375,7 +382,9 @@ def gabor(
     ((13, 13), True)
     """
     if not wavelength > 0 or not sigma > 0:
-        raise ValueError(f"wavelength and sigma must be > 0, got {wavelength!r} and {sigma!r}")
+        raise ValueError(
+            f"wavelength and sigma must be > 0, got {wavelength!r} and {sigma!r}"
+        )
     if size is None:
         size = 2 * math.ceil(3 * sigma) + 1
     size = _check_odd_size(size)
@@ -392,21 +401,66 @@ def gabor(
 
 # name -> (factory, description). The factory takes the family's parameters as keywords.
 _FACTORIES: dict[str, tuple[Callable[..., np.ndarray], str]] = {
-    "identity": (identity, "Identity: copies the image unchanged (the reference for every other kernel)."),
-    "sobel_x": (lambda: sobel("x"), "Sobel x: left-to-right change, responds to vertical edges, with (1,2,1) smoothing along them."),
-    "sobel_y": (lambda: sobel("y"), "Sobel y: top-to-bottom change, responds to horizontal edges, with (1,2,1) smoothing along them."),
-    "prewitt_x": (lambda: prewitt("x"), "Prewitt x: left-to-right change, responds to vertical edges, equal weights (less smoothing than Sobel)."),
-    "prewitt_y": (lambda: prewitt("y"), "Prewitt y: top-to-bottom change, responds to horizontal edges, equal weights (less smoothing than Sobel)."),
-    "laplacian_4": (lambda: laplacian(4), "Laplacian (4-neighbour): second derivative, edges and thin lines in every direction; zero on flat areas."),
-    "laplacian_8": (lambda: laplacian(8), "Laplacian (8-neighbour): second derivative including diagonals; stronger, more isotropic, noisier."),
-    "box_blur": (box_blur, "Box blur: mean of the window; removes fine detail and noise, blurs edges evenly."),
-    "gaussian_3x3": (binomial_blur, "Gaussian 3x3 (binomial 1/16): weighted mean favouring the centre; gentle smoothing."),
-    "gaussian": (gaussian, "Gaussian blur: weighted mean with a bell-shaped profile; smooths noise while keeping structure."),
-    "sharpen": (sharpen, "Sharpen: identity plus 4-neighbour Laplacian; boosts local contrast at edges."),
-    "high_boost": (high_boost, "High-boost: identity plus 8-neighbour Laplacian (the source's 'unsharp' kernel); strong sharpening."),
-    "unsharp": (unsharp_kernel, "Unsharp masking: image plus amount x (image - Gaussian blur); sharpens at the blur's scale."),
-    "emboss": (emboss, "Emboss: diagonal derivative plus the pixel; relief effect, highlights edges facing top-left/bottom-right."),
-    "gabor": (gabor, "Gabor: oriented wave in a Gaussian window; stripes, textures and edges at one angle and scale."),
+    "identity": (
+        identity,
+        "Identity: copies the image unchanged (the reference for every other kernel).",
+    ),
+    "sobel_x": (
+        lambda: sobel("x"),
+        "Sobel x: left-to-right change, responds to vertical edges, with (1,2,1) smoothing along them.",
+    ),
+    "sobel_y": (
+        lambda: sobel("y"),
+        "Sobel y: top-to-bottom change, responds to horizontal edges, with (1,2,1) smoothing along them.",
+    ),
+    "prewitt_x": (
+        lambda: prewitt("x"),
+        "Prewitt x: left-to-right change, responds to vertical edges, equal weights (less smoothing than Sobel).",
+    ),
+    "prewitt_y": (
+        lambda: prewitt("y"),
+        "Prewitt y: top-to-bottom change, responds to horizontal edges, equal weights (less smoothing than Sobel).",
+    ),
+    "laplacian_4": (
+        lambda: laplacian(4),
+        "Laplacian (4-neighbour): second derivative, edges and thin lines in every direction; zero on flat areas.",
+    ),
+    "laplacian_8": (
+        lambda: laplacian(8),
+        "Laplacian (8-neighbour): second derivative including diagonals; stronger, more isotropic, noisier.",
+    ),
+    "box_blur": (
+        box_blur,
+        "Box blur: mean of the window; removes fine detail and noise, blurs edges evenly.",
+    ),
+    "gaussian_3x3": (
+        binomial_blur,
+        "Gaussian 3x3 (binomial 1/16): weighted mean favouring the centre; gentle smoothing.",
+    ),
+    "gaussian": (
+        gaussian,
+        "Gaussian blur: weighted mean with a bell-shaped profile; smooths noise while keeping structure.",
+    ),
+    "sharpen": (
+        sharpen,
+        "Sharpen: identity plus 4-neighbour Laplacian; boosts local contrast at edges.",
+    ),
+    "high_boost": (
+        high_boost,
+        "High-boost: identity plus 8-neighbour Laplacian (the source's 'unsharp' kernel); strong sharpening.",
+    ),
+    "unsharp": (
+        unsharp_kernel,
+        "Unsharp masking: image plus amount x (image - Gaussian blur); sharpens at the blur's scale.",
+    ),
+    "emboss": (
+        emboss,
+        "Emboss: diagonal derivative plus the pixel; relief effect, highlights edges facing top-left/bottom-right.",
+    ),
+    "gabor": (
+        gabor,
+        "Gabor: oriented wave in a Gaussian window; stripes, textures and edges at one angle and scale.",
+    ),
 }
 
 
@@ -446,12 +500,16 @@ def get_kernel(name: str, **params) -> np.ndarray:
     dtype('float32')
     """
     if name not in _FACTORIES:
-        raise KeyError(f"unknown kernel {name!r}; choose one of {', '.join(_FACTORIES)}")
+        raise KeyError(
+            f"unknown kernel {name!r}; choose one of {', '.join(_FACTORIES)}"
+        )
     factory, _ = _FACTORIES[name]
     try:
         kernel = factory(**params)
     except TypeError as error:
-        raise TypeError(f"kernel {name!r} does not take parameters {sorted(params)}: {error}") from None
+        raise TypeError(
+            f"kernel {name!r} does not take parameters {sorted(params)}: {error}"
+        ) from None
     return np.array(kernel, dtype=np.float32)
 
 
@@ -464,7 +522,9 @@ def describe(name: str) -> str:
     True
     """
     if name not in _FACTORIES:
-        raise KeyError(f"unknown kernel {name!r}; choose one of {', '.join(_FACTORIES)}")
+        raise KeyError(
+            f"unknown kernel {name!r}; choose one of {', '.join(_FACTORIES)}"
+        )
     return _FACTORIES[name][1]
 
 
@@ -475,7 +535,8 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 
 KERNELS: dict[str, tuple[np.ndarray, str]] = {
-    name: (_frozen(factory()), description) for name, (factory, description) in _FACTORIES.items()
+    name: (_frozen(factory()), description)
+    for name, (factory, description) in _FACTORIES.items()
 }
 """Every named kernel at its default parameters: ``name -> (read-only float32 array, description)``."""
 
@@ -507,12 +568,16 @@ def median_filter(image: np.ndarray, size: int = 3) -> np.ndarray:
     """
     image = np.asarray(image)
     if image.ndim != 2:
-        raise ValueError(f"median_filter expects an (H, W) image, got shape {image.shape}")
+        raise ValueError(
+            f"median_filter expects an (H, W) image, got shape {image.shape}"
+        )
     size = _check_odd_size(size)
     return ndimage.median_filter(image.astype(np.float32), size=size, mode="reflect")
 
 
-def unsharp_mask(image: np.ndarray, sigma: float = 1.0, amount: float = 1.0, size: int | None = None) -> np.ndarray:
+def unsharp_mask(
+    image: np.ndarray, sigma: float = 1.0, amount: float = 1.0, size: int | None = None
+) -> np.ndarray:
     """True unsharp masking: ``image + amount * (image - gaussian_blur(image))``.
 
     The blurred copy is computed with :func:`cnnguide.ops.conv2d` ('same' output size, borders
@@ -546,6 +611,8 @@ def unsharp_mask(image: np.ndarray, sigma: float = 1.0, amount: float = 1.0, siz
 
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
-        raise ValueError(f"unsharp_mask expects an (H, W) image, got shape {image.shape}")
+        raise ValueError(
+            f"unsharp_mask expects an (H, W) image, got shape {image.shape}"
+        )
     blurred = conv2d(image, gaussian(size, sigma), padding="same", pad_mode="reflect")
     return (image + np.float32(amount) * (image - blurred)).astype(np.float32)

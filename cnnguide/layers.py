@@ -20,10 +20,22 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "conv2d_params", "dense_params", "batchnorm_params", "layernorm_params",
-    "groupnorm_params", "prelu_params", "count_params_by_hand", "parameter_table",
-    "build_demo_model", "build_small_cnn", "train_small_cnn", "original_dropout",
-    "inverted_dropout", "OutputHead", "OUTPUT_HEADS", "build_head_model",
+    "conv2d_params",
+    "dense_params",
+    "batchnorm_params",
+    "layernorm_params",
+    "groupnorm_params",
+    "prelu_params",
+    "count_params_by_hand",
+    "parameter_table",
+    "build_demo_model",
+    "build_small_cnn",
+    "train_small_cnn",
+    "original_dropout",
+    "inverted_dropout",
+    "OutputHead",
+    "OUTPUT_HEADS",
+    "build_head_model",
     "set_seed",
 ]
 
@@ -108,9 +120,22 @@ def prelu_params(shape) -> int:
 
 
 _ZERO_PARAM_LAYERS = {
-    "InputLayer", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "MaxPooling2D",
-    "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten",
-    "Dropout", "SpatialDropout2D", "GaussianNoise", "Rescaling", "Reshape",
+    "InputLayer",
+    "Activation",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softmax",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
+    "Flatten",
+    "Dropout",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "Rescaling",
+    "Reshape",
 }
 
 
@@ -181,8 +206,10 @@ def count_params_by_hand(model) -> list[LayerCount]:
             n = prelu_params(in_shape[1:])
             formula = "*".join(str(s) for s in in_shape[1:])
         else:
-            raise ValueError(f"count_params_by_hand does not know layer {layer.name!r} of type "
-                             f"{kind}; add its formula to cnnguide/layers.py")
+            raise ValueError(
+                f"count_params_by_hand does not know layer {layer.name!r} of type "
+                f"{kind}; add its formula to cnnguide/layers.py"
+            )
         rows.append(LayerCount(layer.name, kind, out, formula, n))
     return rows
 
@@ -200,14 +227,16 @@ def parameter_table(model):
 
     rows = count_params_by_hand(model)
     keras_counts = {layer.name: layer.count_params() for layer in model.layers}
-    return pd.DataFrame({
-        "layer": [r.name for r in rows],
-        "type": [r.kind for r in rows],
-        "output shape": [str(r.output_shape) for r in rows],
-        "formula": [r.formula for r in rows],
-        "by hand": [r.by_hand for r in rows],
-        "Keras": [keras_counts[r.name] for r in rows],
-    }).set_index("layer")
+    return pd.DataFrame(
+        {
+            "layer": [r.name for r in rows],
+            "type": [r.kind for r in rows],
+            "output shape": [str(r.output_shape) for r in rows],
+            "formula": [r.formula for r in rows],
+            "by hand": [r.by_hand for r in rows],
+            "Keras": [keras_counts[r.name] for r in rows],
+        }
+    ).set_index("layer")
 
 
 # --------------------------------------------------------------------------- models
@@ -225,8 +254,14 @@ def set_seed(seed: int = 0) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def build_demo_model(input_shape=(28, 28, 1), *, filters: int = 8, dense_units: int = 16,
-                     dropout: float = 0.25, seed: int = 0):
+def build_demo_model(
+    input_shape=(28, 28, 1),
+    *,
+    filters: int = 8,
+    dense_units: int = 16,
+    dropout: float = 0.25,
+    seed: int = 0,
+):
     """One layer of each type in the source's list, named after it.
 
     ``input -> conv -> batchnorm -> activation (ReLU) -> pool (2x2 max) -> dropout ->
@@ -247,21 +282,30 @@ def build_demo_model(input_shape=(28, 28, 1), *, filters: int = 8, dense_units: 
 
     keras.utils.set_random_seed(seed)
     L = keras.layers
-    return keras.Sequential([
-        keras.Input(shape=input_shape, name="input"),
-        L.Conv2D(filters, 3, padding="same", name="conv"),
-        L.BatchNormalization(name="batchnorm"),
-        L.ReLU(name="activation"),
-        L.MaxPooling2D(2, name="pool"),
-        L.Dropout(dropout, name="dropout"),
-        L.Flatten(name="flatten"),
-        L.Dense(dense_units, activation="relu", name="dense"),
-        L.Dense(1, activation="sigmoid", name="output"),
-    ], name="demo_cnn")
+    return keras.Sequential(
+        [
+            keras.Input(shape=input_shape, name="input"),
+            L.Conv2D(filters, 3, padding="same", name="conv"),
+            L.BatchNormalization(name="batchnorm"),
+            L.ReLU(name="activation"),
+            L.MaxPooling2D(2, name="pool"),
+            L.Dropout(dropout, name="dropout"),
+            L.Flatten(name="flatten"),
+            L.Dense(dense_units, activation="relu", name="dense"),
+            L.Dense(1, activation="sigmoid", name="output"),
+        ],
+        name="demo_cnn",
+    )
 
 
-def build_small_cnn(input_shape=(28, 28, 1), *, batchnorm: bool = True, filters=(8, 16),
-                    dropout: float = 0.0, seed: int = 0):
+def build_small_cnn(
+    input_shape=(28, 28, 1),
+    *,
+    batchnorm: bool = True,
+    filters=(8, 16),
+    dropout: float = 0.0,
+    seed: int = 0,
+):
     """A small binary classifier: conv blocks (conv [-> BN] -> ReLU -> max pool), GAP, sigmoid.
 
     With ``batchnorm=False`` the convolutions keep their bias; with it they drop the
@@ -278,7 +322,9 @@ def build_small_cnn(input_shape=(28, 28, 1), *, batchnorm: bool = True, filters=
     L = keras.layers
     layers = [keras.Input(shape=input_shape)]
     for i, f in enumerate(filters, start=1):
-        layers.append(L.Conv2D(f, 3, padding="same", use_bias=not batchnorm, name=f"conv{i}"))
+        layers.append(
+            L.Conv2D(f, 3, padding="same", use_bias=not batchnorm, name=f"conv{i}")
+        )
         if batchnorm:
             # momentum 0.9: a short run takes too few steps for the 0.99 default to
             # move the inference statistics away from their initial (0, 1).
@@ -291,8 +337,19 @@ def build_small_cnn(input_shape=(28, 28, 1), *, batchnorm: bool = True, filters=
     return keras.Sequential(layers, name="small_cnn_bn" if batchnorm else "small_cnn")
 
 
-def train_small_cnn(x, y, x_val=None, y_val=None, *, batchnorm: bool = True, epochs: int = 5,
-                    learning_rate: float = 1e-3, batch_size: int = 32, seed: int = 0, **kwargs):
+def train_small_cnn(
+    x,
+    y,
+    x_val=None,
+    y_val=None,
+    *,
+    batchnorm: bool = True,
+    epochs: int = 5,
+    learning_rate: float = 1e-3,
+    batch_size: int = 32,
+    seed: int = 0,
+    **kwargs,
+):
     """Build and train :func:`build_small_cnn` with Adam; return ``(model, history dict)``.
 
     Examples
@@ -307,11 +364,21 @@ def train_small_cnn(x, y, x_val=None, y_val=None, *, batchnorm: bool = True, epo
 
     set_seed(seed)
     model = build_small_cnn(x.shape[1:], batchnorm=batchnorm, seed=seed, **kwargs)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     val = None if x_val is None else (x_val, np.asarray(y_val, np.float32))
-    history = model.fit(x, np.asarray(y, np.float32), validation_data=val, epochs=epochs,
-                        batch_size=batch_size, verbose=0, shuffle=True)
+    history = model.fit(
+        x,
+        np.asarray(y, np.float32),
+        validation_data=val,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        shuffle=True,
+    )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
@@ -373,17 +440,34 @@ class OutputHead:
 
 
 OUTPUT_HEADS: dict[str, OutputHead] = {
-    "binary": OutputHead("binary classification", "1", "sigmoid", "binary_crossentropy",
-                         "pneumonia vs normal"),
-    "multiclass": OutputHead("multi-class classification", "K (one per class)", "softmax",
-                             "sparse_categorical_crossentropy", "normal / lobar / bronchopneumonia"),
-    "regression": OutputHead("regression", "1", "linear", "mean_squared_error",
-                             "a continuous value (the source: age from an X-ray)"),
+    "binary": OutputHead(
+        "binary classification",
+        "1",
+        "sigmoid",
+        "binary_crossentropy",
+        "pneumonia vs normal",
+    ),
+    "multiclass": OutputHead(
+        "multi-class classification",
+        "K (one per class)",
+        "softmax",
+        "sparse_categorical_crossentropy",
+        "normal / lobar / bronchopneumonia",
+    ),
+    "regression": OutputHead(
+        "regression",
+        "1",
+        "linear",
+        "mean_squared_error",
+        "a continuous value (the source: age from an X-ray)",
+    ),
 }
 """The three output heads of the source, each with its matching Keras loss."""
 
 
-def build_head_model(task: str, input_shape=(28, 28, 1), *, n_classes: int = 3, seed: int = 0):
+def build_head_model(
+    task: str, input_shape=(28, 28, 1), *, n_classes: int = 3, seed: int = 0
+):
     """A tiny CNN body with the output head of ``task``, compiled with the matching loss.
 
     Examples
@@ -399,14 +483,17 @@ def build_head_model(task: str, input_shape=(28, 28, 1), *, n_classes: int = 3, 
     units = n_classes if task == "multiclass" else 1
     keras.utils.set_random_seed(seed)
     L = keras.layers
-    model = keras.Sequential([
-        keras.Input(shape=input_shape),
-        L.Conv2D(8, 3, padding="same", activation="relu"),
-        L.MaxPooling2D(2),
-        L.Conv2D(16, 3, padding="same", activation="relu"),
-        L.GlobalAveragePooling2D(),
-        L.Dense(16, activation="relu"),
-        L.Dense(units, activation=head.activation, name="output"),
-    ], name=f"{task}_head")
+    model = keras.Sequential(
+        [
+            keras.Input(shape=input_shape),
+            L.Conv2D(8, 3, padding="same", activation="relu"),
+            L.MaxPooling2D(2),
+            L.Conv2D(16, 3, padding="same", activation="relu"),
+            L.GlobalAveragePooling2D(),
+            L.Dense(16, activation="relu"),
+            L.Dense(units, activation=head.activation, name="output"),
+        ],
+        name=f"{task}_head",
+    )
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=head.loss)
     return model

@@ -33,7 +33,9 @@ def _as_arrays(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
     if not np.isin(y_true, (0, 1)).all():
         raise ValueError("y_true must hold only 0 (normal) and 1 (pneumonia)")
     if not np.isfinite(y_score).all():
-        raise ValueError("y_score contains NaN or infinity; check the model's predictions")
+        raise ValueError(
+            "y_score contains NaN or infinity; check the model's predictions"
+        )
     return y_true.astype(np.int64), y_score
 
 
@@ -57,12 +59,18 @@ def confusion(y_true, y_pred) -> dict[str, int]:
     """
     y_true, y_pred = _as_arrays(y_true, y_pred)
     if not np.isin(y_pred, (0, 1)).all():
-        raise ValueError("y_pred must hold only 0 and 1; threshold scores first (or use binary_metrics)")
-    tn, fp, fn, tp = skm.confusion_matrix(y_true, y_pred.astype(np.int64), labels=[0, 1]).ravel()
+        raise ValueError(
+            "y_pred must hold only 0 and 1; threshold scores first (or use binary_metrics)"
+        )
+    tn, fp, fn, tp = skm.confusion_matrix(
+        y_true, y_pred.astype(np.int64), labels=[0, 1]
+    ).ravel()
     return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
 
 
-def _metric(name: str, y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> float:
+def _metric(
+    name: str, y_true: np.ndarray, y_score: np.ndarray, threshold: float
+) -> float:
     if name in ("roc_auc", "pr_auc"):
         if y_true.min() == y_true.max():
             return math.nan  # undefined with a single class
@@ -177,7 +185,9 @@ def bootstrap_ci(
     True
     """
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        raise ValueError(
+            f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}"
+        )
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must be between 0 and 1, got {level}")
     if n_boot < 10:
@@ -199,7 +209,9 @@ def bootstrap_ci(
         if not math.isnan(value):
             values.append(value)
     if not values:
-        raise ValueError(f"{metric} is undefined on every resample: y_true needs both classes")
+        raise ValueError(
+            f"{metric} is undefined on every resample: y_true needs both classes"
+        )
     tail = (1.0 - level) / 2.0 * 100.0
     low, high = np.percentile(values, [tail, 100.0 - tail])
     return float(low), float(high)

@@ -96,21 +96,38 @@ def build_augmentation(
     """
     steps = []
     if horizontal_flip or vertical_flip:
-        mode = {(True, True): "horizontal_and_vertical", (True, False): "horizontal",
-                (False, True): "vertical"}[(bool(horizontal_flip), bool(vertical_flip))]
+        mode = {
+            (True, True): "horizontal_and_vertical",
+            (True, False): "horizontal",
+            (False, True): "vertical",
+        }[(bool(horizontal_flip), bool(vertical_flip))]
         steps.append(layers.RandomFlip(mode, seed=seed + 6))
     if rotation:
-        steps.append(layers.RandomRotation(rotation / 360.0, fill_mode="constant", seed=seed))
+        steps.append(
+            layers.RandomRotation(rotation / 360.0, fill_mode="constant", seed=seed)
+        )
     if translation:
-        steps.append(layers.RandomTranslation(translation, translation, fill_mode="constant", seed=seed + 1))
+        steps.append(
+            layers.RandomTranslation(
+                translation, translation, fill_mode="constant", seed=seed + 1
+            )
+        )
     if zoom:
-        steps.append(layers.RandomZoom((-zoom, zoom), fill_mode="constant", seed=seed + 2))
+        steps.append(
+            layers.RandomZoom((-zoom, zoom), fill_mode="constant", seed=seed + 2)
+        )
     if brightness:
-        steps.append(layers.RandomBrightness(brightness, value_range=(0, 1), seed=seed + 4))
+        steps.append(
+            layers.RandomBrightness(brightness, value_range=(0, 1), seed=seed + 4)
+        )
     if contrast:
         # A tuple, not one float: Keras 3 reads RandomContrast(0.1) as (0, 0.1), which only
         # ever raises the contrast.
-        steps.append(layers.RandomContrast((contrast, contrast), value_range=(0, 1), seed=seed + 3))
+        steps.append(
+            layers.RandomContrast(
+                (contrast, contrast), value_range=(0, 1), seed=seed + 3
+            )
+        )
     if noise:
         steps.append(layers.GaussianNoise(noise, seed=seed + 5))
     return keras.Sequential(steps, name="augmentation")
@@ -177,7 +194,9 @@ def build_cnn(
     shape = _check_shape(input_shape)
     widths = tuple(int(w) for w in widths)
     if not widths or min(widths) < 1:
-        raise ValueError(f"widths must be a non-empty sequence of positive ints, got {widths!r}")
+        raise ValueError(
+            f"widths must be a non-empty sequence of positive ints, got {widths!r}"
+        )
     if convs_per_block < 1:
         raise ValueError(f"convs_per_block must be at least 1, got {convs_per_block}")
     if not 0.0 <= dropout < 1.0:
@@ -198,7 +217,9 @@ def build_cnn(
             index += 1
             conv_name = "last_conv" if index == n_convs else f"block{block}_conv{conv}"
             # The bias is redundant when batch normalization follows (BN has its own shift).
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=not batchnorm, name=conv_name)(x)
+            x = layers.Conv2D(
+                filters, 3, padding="same", use_bias=not batchnorm, name=conv_name
+            )(x)
             if batchnorm:
                 x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
             x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
@@ -208,13 +229,19 @@ def build_cnn(
     else:
         x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout_1")(x)
-    x = layers.Dense(dense_units, activation="relu", kernel_regularizer=regularizer, name="dense")(x)
+    x = layers.Dense(
+        dense_units, activation="relu", kernel_regularizer=regularizer, name="dense"
+    )(x)
     x = layers.Dropout(dropout, name="dropout_2")(x)
-    outputs = layers.Dense(1, activation="sigmoid", kernel_regularizer=regularizer, name="pneumonia")(x)
+    outputs = layers.Dense(
+        1, activation="sigmoid", kernel_regularizer=regularizer, name="pneumonia"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def build_recommended(input_shape: Sequence[int] = (28, 28, 1), **overrides) -> keras.Model:
+def build_recommended(
+    input_shape: Sequence[int] = (28, 28, 1), **overrides
+) -> keras.Model:
     """The book's recommended variant of the step-4 network.
 
     Three blocks of two 3×3 convolutions (16, 32, 64 filters) with batch normalization,

@@ -29,8 +29,9 @@ def step(z):
     return (np.asarray(z, dtype=np.float32) > 0).astype(np.float32)
 
 
-def artificial_neuron(x, w, b: float = 0.0,
-                      activation: Callable[[np.ndarray], np.ndarray] | None = None):
+def artificial_neuron(
+    x, w, b: float = 0.0, activation: Callable[[np.ndarray], np.ndarray] | None = None
+):
     """One artificial neuron: ``activation(w . x + b)``.
 
     Parameters
@@ -71,15 +72,24 @@ def artificial_neuron(x, w, b: float = 0.0,
 
 
 def _label(ax, xy, text, xytext, colour="0.15"):
-    ax.annotate(text, xy=xy, xytext=xytext, fontsize=9, color=colour, ha="center",
-                arrowprops=dict(arrowstyle="-", color="0.45", lw=0.8))
+    ax.annotate(
+        text,
+        xy=xy,
+        xytext=xytext,
+        fontsize=9,
+        color=colour,
+        ha="center",
+        arrowprops=dict(arrowstyle="-", color="0.45", lw=0.8),
+    )
 
 
-def draw_neuron_analogy(x: Sequence[float] = (0.8, 0.2, 0.5),
-                        w: Sequence[float] = (0.9, -0.4, 0.3),
-                        b: float = -0.2,
-                        activation: Callable[[np.ndarray], np.ndarray] | None = None,
-                        activation_name: str = "f"):
+def draw_neuron_analogy(
+    x: Sequence[float] = (0.8, 0.2, 0.5),
+    w: Sequence[float] = (0.9, -0.4, 0.3),
+    b: float = -0.2,
+    activation: Callable[[np.ndarray], np.ndarray] | None = None,
+    activation_name: str = "f",
+):
     """Draw a schematic nerve cell (left) and an artificial neuron (right).
 
     Parameters
@@ -103,7 +113,9 @@ def draw_neuron_analogy(x: Sequence[float] = (0.8, 0.2, 0.5),
     x = np.asarray(x, dtype=float)
     w = np.asarray(w, dtype=float)
     z, y = artificial_neuron(x, w, b, activation)
-    fig, (bio, art) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.15, 1]})
+    fig, (bio, art) = plt.subplots(
+        1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.15, 1]}
+    )
 
     # --- biological: dendrites -> soma -> axon -> terminals | synapse | next cell
     soma = (2.2, 2.0)
@@ -112,16 +124,30 @@ def draw_neuron_analogy(x: Sequence[float] = (0.8, 0.2, 0.5),
     for angle in np.linspace(110, 250, 5):
         a = np.deg2rad(angle + rng.uniform(-8, 8))
         end = soma[0] + 1.3 * np.cos(a), soma[1] + 1.3 * np.sin(a)
-        bio.plot([soma[0], end[0]], [soma[1], end[1]], color=tissue, lw=3, solid_capstyle="round")
+        bio.plot(
+            [soma[0], end[0]],
+            [soma[1], end[1]],
+            color=tissue,
+            lw=3,
+            solid_capstyle="round",
+        )
         for twig in (-25, 25):
             t = a + np.deg2rad(twig)
-            bio.plot([end[0], end[0] + 0.45 * np.cos(t)], [end[1], end[1] + 0.45 * np.sin(t)],
-                     color=tissue, lw=1.8)
+            bio.plot(
+                [end[0], end[0] + 0.45 * np.cos(t)],
+                [end[1], end[1] + 0.45 * np.sin(t)],
+                color=tissue,
+                lw=1.8,
+            )
     bio.add_patch(Circle(soma, 0.55, color=tissue, zorder=3))
     bio.add_patch(Circle(soma, 0.22, color="#8c3b3b", zorder=4))
     bio.plot([2.75, 6.6], [2.0, 2.0], color=tissue, lw=3, zorder=2)
     for start in np.arange(3.1, 6.2, 0.75):
-        bio.add_patch(Ellipse((start + 0.27, 2.0), 0.55, 0.28, color="#f3d9a4", ec="#c9a35a", zorder=3))
+        bio.add_patch(
+            Ellipse(
+                (start + 0.27, 2.0), 0.55, 0.28, color="#f3d9a4", ec="#c9a35a", zorder=3
+            )
+        )
     for dy in (-0.45, 0.0, 0.45):
         bio.plot([6.6, 7.15], [2.0, 2.0 + dy], color=tissue, lw=1.8)
         bio.add_patch(Circle((7.2, 2.0 + dy), 0.09, color="#b55d5d", zorder=3))
@@ -143,19 +169,56 @@ def draw_neuron_analogy(x: Sequence[float] = (0.8, 0.2, 0.5),
         art.add_patch(Circle((0.7, yi), 0.32, color="#9fb8d6", zorder=3))
         art.text(0.7, yi, f"{xi:g}", ha="center", va="center", fontsize=9, zorder=4)
         colour = "#2b6cb0" if wi >= 0 else "#c05621"
-        art.add_patch(FancyArrowPatch((1.05, yi), (node[0] - 0.5, node[1]), arrowstyle="-|>",
-                                      mutation_scale=10, color=colour, lw=1 + 2 * abs(wi)))
+        art.add_patch(
+            FancyArrowPatch(
+                (1.05, yi),
+                (node[0] - 0.5, node[1]),
+                arrowstyle="-|>",
+                mutation_scale=10,
+                color=colour,
+                lw=1 + 2 * abs(wi),
+            )
+        )
         lx = 1.05 + 0.4 * (node[0] - 0.5 - 1.05)
         ly = yi + 0.4 * (node[1] - yi)
-        art.text(lx, ly + 0.2, f"w = {wi:g}", fontsize=9, color=colour, ha="center",
-                 bbox=dict(fc="white", ec="none", pad=0.5))
+        art.text(
+            lx,
+            ly + 0.2,
+            f"w = {wi:g}",
+            fontsize=9,
+            color=colour,
+            ha="center",
+            bbox=dict(fc="white", ec="none", pad=0.5),
+        )
     art.add_patch(Circle(node, 0.5, color="#e8a7a0", zorder=3))
     art.text(*node, "Σ + b", ha="center", va="center", fontsize=11, zorder=4)
-    art.text(node[0] + 0.1, node[1] - 1.35, f"b = {b:g}\nz = {float(z):.2f}", ha="center", fontsize=9)
-    art.add_patch(FancyArrowPatch((node[0] + 0.5, 2.0), (5.6, 2.0), arrowstyle="-|>", mutation_scale=10, lw=1.5))
-    art.add_patch(FancyBboxPatch((5.65, 1.6), 1.7, 0.8, boxstyle="round,pad=0.05", fc="#f3d9a4", ec="#c9a35a"))
+    art.text(
+        node[0] + 0.1,
+        node[1] - 1.35,
+        f"b = {b:g}\nz = {float(z):.2f}",
+        ha="center",
+        fontsize=9,
+    )
+    art.add_patch(
+        FancyArrowPatch(
+            (node[0] + 0.5, 2.0),
+            (5.6, 2.0),
+            arrowstyle="-|>",
+            mutation_scale=10,
+            lw=1.5,
+        )
+    )
+    art.add_patch(
+        FancyBboxPatch(
+            (5.65, 1.6), 1.7, 0.8, boxstyle="round,pad=0.05", fc="#f3d9a4", ec="#c9a35a"
+        )
+    )
     art.text(6.5, 2.0, activation_name, ha="center", va="center", fontsize=10)
-    art.add_patch(FancyArrowPatch((7.45, 2.0), (8.2, 2.0), arrowstyle="-|>", mutation_scale=10, lw=1.5))
+    art.add_patch(
+        FancyArrowPatch(
+            (7.45, 2.0), (8.2, 2.0), arrowstyle="-|>", mutation_scale=10, lw=1.5
+        )
+    )
     art.text(8.3, 2.0, f"y = {float(y):.2f}", va="center", fontsize=10)
     art.text(0.7, 3.95, "inputs", ha="center", fontsize=9, color="0.3")
     art.text(2.2, 3.95, "weights", ha="center", fontsize=9, color="0.3")

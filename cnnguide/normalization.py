@@ -24,8 +24,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NORMALIZATION_AXES", "normalization_axes", "normalize", "axis_statistics",
-           "keras_normalization_layer", "statistics_table"]
+__all__ = [
+    "NORMALIZATION_AXES",
+    "normalization_axes",
+    "normalize",
+    "axis_statistics",
+    "keras_normalization_layer",
+    "statistics_table",
+]
 
 NORMALIZATION_AXES: dict[str, tuple[int, ...]] = {
     "batch": (0, 1, 2),
@@ -46,14 +52,18 @@ def normalization_axes(kind: str) -> tuple[int, ...]:
     try:
         return NORMALIZATION_AXES[kind]
     except KeyError:
-        raise ValueError(f"unknown normalization {kind!r}; choose one of "
-                         f"{sorted(NORMALIZATION_AXES)}") from None
+        raise ValueError(
+            f"unknown normalization {kind!r}; choose one of "
+            f"{sorted(NORMALIZATION_AXES)}"
+        ) from None
 
 
 def _check_nhwc(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 4:
-        raise ValueError(f"expected feature maps of shape (N, H, W, C); got shape {x.shape}")
+        raise ValueError(
+            f"expected feature maps of shape (N, H, W, C); got shape {x.shape}"
+        )
     return x
 
 
@@ -112,8 +122,12 @@ def keras_normalization_layer(kind: str, channels: int, epsilon: float = 1e-3):
     if kind == "batch":
         return keras.layers.BatchNormalization(epsilon=epsilon, name="batch_norm")
     if kind == "layer":
-        return keras.layers.LayerNormalization(axis=(1, 2, 3), epsilon=epsilon, name="layer_norm")
-    return keras.layers.GroupNormalization(groups=channels, epsilon=epsilon, name="instance_norm")
+        return keras.layers.LayerNormalization(
+            axis=(1, 2, 3), epsilon=epsilon, name="layer_norm"
+        )
+    return keras.layers.GroupNormalization(
+        groups=channels, epsilon=epsilon, name="instance_norm"
+    )
 
 
 def statistics_table(x, outputs: dict[str, np.ndarray]):

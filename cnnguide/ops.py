@@ -45,12 +45,18 @@ def _pair(value, name: str) -> tuple[int, int]:
     """``3 -> (3, 3)``; ``(2, 1) -> (2, 1)``; positive ints only."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         pair = (int(value), int(value))
-    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
+    elif (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value
+        )
     ):
         pair = (int(value[0]), int(value[1]))
     else:
-        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
+        raise ValueError(
+            f"{name} must be a positive int or a pair of them, got {value!r}"
+        )
     if min(pair) < 1:
         raise ValueError(f"{name} must be >= 1, got {value!r}")
     return pair
@@ -119,7 +125,9 @@ def pad_amounts(
                 same_padding(shape[0], kernel_shape[0], sh, dh),
                 same_padding(shape[1], kernel_shape[1], sw, dw),
             )
-        raise ValueError(f"padding must be 'valid', 'same', an int or pairs of ints, got {padding!r}")
+        raise ValueError(
+            f"padding must be 'valid', 'same', an int or pairs of ints, got {padding!r}"
+        )
     if isinstance(padding, (int, np.integer)) and not isinstance(padding, bool):
         pads = ((int(padding),) * 2, (int(padding),) * 2)
     elif isinstance(padding, (tuple, list)) and len(padding) == 2:
@@ -128,15 +136,21 @@ def pad_amounts(
         elif all(isinstance(p, (tuple, list)) and len(p) == 2 for p in padding):
             pads = tuple((int(p[0]), int(p[1])) for p in padding)
         else:
-            raise ValueError(f"cannot read padding {padding!r}; use ((top, bottom), (left, right))")
+            raise ValueError(
+                f"cannot read padding {padding!r}; use ((top, bottom), (left, right))"
+            )
     else:
-        raise ValueError(f"padding must be 'valid', 'same', an int or pairs of ints, got {padding!r}")
+        raise ValueError(
+            f"padding must be 'valid', 'same', an int or pairs of ints, got {padding!r}"
+        )
     if min(min(p) for p in pads) < 0:
         raise ValueError(f"padding must be >= 0, got {padding!r}")
     return pads  # type: ignore[return-value]
 
 
-def output_size(n: int, k: int, stride: int = 1, padding="valid", dilation: int = 1) -> int:
+def output_size(
+    n: int, k: int, stride: int = 1, padding="valid", dilation: int = 1
+) -> int:
     """Output length along one axis: ``floor((n + 2p - d(k-1) - 1) / s) + 1``.
 
     Parameters
@@ -169,18 +183,28 @@ def output_size(n: int, k: int, stride: int = 1, padding="valid", dilation: int 
     3
     """
     for value, name in ((n, "n"), (k, "k"), (stride, "stride"), (dilation, "dilation")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or value < 1
+        ):
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if padding == "same":
         return math.ceil(n / stride)
     if padding == "valid":
         total = 0
-    elif isinstance(padding, (int, np.integer)) and not isinstance(padding, bool) and padding >= 0:
+    elif (
+        isinstance(padding, (int, np.integer))
+        and not isinstance(padding, bool)
+        and padding >= 0
+    ):
         total = 2 * int(padding)
     elif isinstance(padding, (tuple, list)) and len(padding) == 2 and min(padding) >= 0:
         total = int(padding[0]) + int(padding[1])
     else:
-        raise ValueError(f"padding must be 'valid', 'same', an int >= 0 or (before, after), got {padding!r}")
+        raise ValueError(
+            f"padding must be 'valid', 'same', an int >= 0 or (before, after), got {padding!r}"
+        )
     size = (n + total - dilation * (k - 1) - 1) // stride + 1
     if size < 1:
         raise ValueError(
@@ -208,8 +232,12 @@ def _to_nhwc(image: np.ndarray, kernel: np.ndarray):
             raise ValueError(
                 f"kernel has {kernel.shape[2]} input channels but the image has {channels}"
             )
-        return (image[None], kernel, "hwc") if image.ndim == 3 else (image, kernel, "nhwc")
-    raise ValueError(f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}")
+        return (
+            (image[None], kernel, "hwc") if image.ndim == 3 else (image, kernel, "nhwc")
+        )
+    raise ValueError(
+        f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}"
+    )
 
 
 def _from_nhwc(out: np.ndarray, layout: str) -> np.ndarray:
@@ -294,7 +322,9 @@ def conv2d(
     x = x.astype(dtype, copy=False)
     k = k.astype(dtype, copy=False)
     kh, kw, channels, filters = k.shape
-    (sh, sw), (dh, dw), pads, (out_h, out_w) = _geometry(x.shape[1:3], (kh, kw), stride, padding, dilation)
+    (sh, sw), (dh, dw), pads, (out_h, out_w) = _geometry(
+        x.shape[1:3], (kh, kw), stride, padding, dilation
+    )
     padded = _pad_nhwc(x, pads, pad_mode)
     single = channels == 1 and filters == 1
     if single:  # the common teaching case: plain 2-D arrays are fastest
@@ -351,17 +381,28 @@ def im2col(
     kh, kw = _pair(tuple(kernel_shape), "kernel_shape")
     dummy = np.zeros((kh, kw) if image.ndim == 2 else (kh, kw, image.shape[-1], 1))
     x, _, _ = _to_nhwc(image, dummy)
-    (sh, sw), (dh, dw), pads, (out_h, out_w) = _geometry(x.shape[1:3], (kh, kw), stride, padding, dilation)
+    (sh, sw), (dh, dw), pads, (out_h, out_w) = _geometry(
+        x.shape[1:3], (kh, kw), stride, padding, dilation
+    )
     padded = _pad_nhwc(x, pads, pad_mode)
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-    windows = sliding_window_view(padded, (span_h, span_w), axis=(1, 2))  # (N, ., ., C, span_h, span_w)
-    windows = windows[:, : (out_h - 1) * sh + 1 : sh, : (out_w - 1) * sw + 1 : sw, :, ::dh, ::dw]
+    windows = sliding_window_view(
+        padded, (span_h, span_w), axis=(1, 2)
+    )  # (N, ., ., C, span_h, span_w)
+    windows = windows[
+        :, : (out_h - 1) * sh + 1 : sh, : (out_w - 1) * sw + 1 : sw, :, ::dh, ::dw
+    ]
     windows = windows.transpose(0, 1, 2, 4, 5, 3)  # (N, H', W', kh, kw, C)
     return windows.reshape(-1, kh * kw * x.shape[-1])
 
 
 def conv2d_as_matmul(
-    image: np.ndarray, kernel: np.ndarray, stride=1, padding="valid", dilation=1, pad_mode: str = "zero"
+    image: np.ndarray,
+    kernel: np.ndarray,
+    stride=1,
+    padding="valid",
+    dilation=1,
+    pad_mode: str = "zero",
 ) -> np.ndarray:
     """:func:`conv2d` computed the way libraries do it: ``im2col(image) @ kernel`` (one GEMM).
 
@@ -377,14 +418,18 @@ def conv2d_as_matmul(
     kernel = np.asarray(kernel)
     x, k, layout = _to_nhwc(image, kernel)
     kh, kw, channels, filters = k.shape
-    _, _, _, (out_h, out_w) = _geometry(x.shape[1:3], (kh, kw), stride, padding, dilation)
+    _, _, _, (out_h, out_w) = _geometry(
+        x.shape[1:3], (kh, kw), stride, padding, dilation
+    )
     columns = im2col(x, (kh, kw), stride, padding, dilation, pad_mode)
     dtype = np.result_type(x.dtype, k.dtype, np.float32)
     out = columns.astype(dtype) @ k.reshape(kh * kw * channels, filters).astype(dtype)
     return _from_nhwc(out.reshape(x.shape[0], out_h, out_w, filters), layout)
 
 
-def pool2d(image: np.ndarray, size=2, stride=None, padding: str = "valid", mode: str = "max") -> np.ndarray:
+def pool2d(
+    image: np.ndarray, size=2, stride=None, padding: str = "valid", mode: str = "max"
+) -> np.ndarray:
     """Max or average pooling, as ``tf.nn.max_pool2d`` / ``tf.nn.avg_pool2d`` compute them.
 
     Each channel is pooled on its own. With ``'same'`` padding the padded cells never win
@@ -424,14 +469,20 @@ def pool2d(image: np.ndarray, size=2, stride=None, padding: str = "valid", mode:
         raise ValueError(f"pooling padding must be 'valid' or 'same', got {padding!r}")
     image = np.asarray(image)
     if image.ndim not in (2, 3, 4):
-        raise ValueError(f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}")
-    x = {2: lambda a: a[None, :, :, None], 3: lambda a: a[None], 4: lambda a: a}[image.ndim](image)
+        raise ValueError(
+            f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}"
+        )
+    x = {2: lambda a: a[None, :, :, None], 3: lambda a: a[None], 4: lambda a: a}[
+        image.ndim
+    ](image)
     layout = {2: "hw", 3: "hwc", 4: "nhwc"}[image.ndim]
     dtype = np.result_type(x.dtype, np.float32)
     x = x.astype(dtype, copy=False)
     ph, pw = _pair(size, "size")
     stride = (ph, pw) if stride is None else stride
-    (sh, sw), _, pads, (out_h, out_w) = _geometry(x.shape[1:3], (ph, pw), stride, padding, 1)
+    (sh, sw), _, pads, (out_h, out_w) = _geometry(
+        x.shape[1:3], (ph, pw), stride, padding, 1
+    )
     if mode == "max":
         padded = _pad_nhwc(x, pads, "zero", constant=-np.inf)
         out = np.full((x.shape[0], out_h, out_w, x.shape[3]), -np.inf, dtype=dtype)
@@ -471,5 +522,7 @@ def global_average_pool(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     axes = {2: (0, 1), 3: (0, 1), 4: (1, 2)}.get(image.ndim)
     if axes is None:
-        raise ValueError(f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}")
+        raise ValueError(
+            f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}"
+        )
     return image.astype(np.result_type(image.dtype, np.float32)).mean(axis=axes)

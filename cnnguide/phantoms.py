@@ -288,7 +288,9 @@ def _lobes(u, v, p, geo):
     # the medial diaphragm: middle lobe medial-low, lower lobe lateral-low
     lateral_major = a >= 0.58 - 0.55 * (v - p["minor"])
     left_lower = v > p["oblique"] + (0.80 - a) * 0.85
-    right_lobe = below_minor.view(np.uint8) + (below_minor & lateral_major).view(np.uint8)
+    right_lobe = below_minor.view(np.uint8) + (below_minor & lateral_major).view(
+        np.uint8
+    )
     right_lobe += 1
     left_lobe = left_lower.view(np.uint8) + np.uint8(4)
     lobe = np.where(left, left_lobe, right_lobe)
@@ -428,8 +430,11 @@ def _blob_centres(rng, p, m: int, k: int):
     bilateral = rng.random(m) < 0.5
     home_right = rng.random(m) < 0.5
     tries = 24
-    side_right = np.where(bilateral[:, None, None], rng.random((m, k, tries)) < 0.5,
-                          home_right[:, None, None])
+    side_right = np.where(
+        bilateral[:, None, None],
+        rng.random((m, k, tries)) < 0.5,
+        home_right[:, None, None],
+    )
     a = rng.uniform(0.18, 0.70, (m, k, tries)).astype(np.float32)
     # patchy bronchopneumonia favours the lower zones
     v = (-0.65 + 1.25 * np.sqrt(rng.random((m, k, tries)))).astype(np.float32)
@@ -482,7 +487,9 @@ def _render_chunk(rng, p, kinds, res: int, ss: int):
     # trachea: an air column in the midline down to the carina
     rs, cs = _band(v, 1, -2.0, -0.30), _band(u, 2, -0.05, 0.05)
     ut, vt = np.abs(u[:, rs, cs]), v[:, rs, cs]
-    atten[:, rs, cs] -= 0.18 * _ramp((0.035 - ut) * (1.0 / 0.015)) * _ramp((-0.30 - vt) * 6.0)
+    atten[:, rs, cs] -= (
+        0.18 * _ramp((0.035 - ut) * (1.0 / 0.015)) * _ramp((-0.30 - vt) * 6.0)
+    )
 
     # --- lungs: air lowers attenuation, most in the middle of the lung ------
     inside = dist > 0
@@ -512,7 +519,9 @@ def _render_chunk(rng, p, kinds, res: int, ss: int):
     fill = np.zeros_like(u)
     lob = np.flatnonzero(kinds == 1)
     if lob.size:
-        counts = np.stack([(lobe_lo[lob] == j).sum(axis=(1, 2)) for j in range(6)], axis=1)
+        counts = np.stack(
+            [(lobe_lo[lob] == j).sum(axis=(1, 2)) for j in range(6)], axis=1
+        )
         chosen = _choose_lobes(rng, counts)
         masks[lob] = chosen[np.arange(lob.size)[:, None, None], lobe_lo[lob]]
         region = _soft_lobe_region(u[lob], v[lob], _take(p, lob), chosen) * inside[lob]
@@ -530,7 +539,9 @@ def _render_chunk(rng, p, kinds, res: int, ss: int):
         ub, vb = u[bro], v[bro]
         field = np.zeros(ub.shape, dtype=np.float32)
         for j in range(cu.shape[1]):
-            inv_r2 = np.where(active[:, j], 1.0 / rad[:, j] ** 2, 1e6).astype(np.float32)[:, None, None]
+            inv_r2 = np.where(active[:, j], 1.0 / rad[:, j] ** 2, 1e6).astype(
+                np.float32
+            )[:, None, None]
             x = ub - cu[:, j, None, None]
             y = vb - cv[:, j, None, None]
             blob = _ramp(1.0 - (x * x + y * y) * inv_r2)
@@ -715,7 +726,9 @@ def make_phantoms(
     True
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be a non-negative integer number of images, got {n!r}")
+        raise ValueError(
+            f"n must be a non-negative integer number of images, got {n!r}"
+        )
     size = _check_size(size)
     subtypes = _check_subtypes(subtypes)
     fraction = float(pneumonia_fraction)
@@ -733,7 +746,9 @@ def make_phantoms(
     return _generate(kinds, size, rng)
 
 
-def make_phantom(size: int = 128, *, seed: int = 0, subtype: str = "normal") -> PhantomBatch:
+def make_phantom(
+    size: int = 128, *, seed: int = 0, subtype: str = "normal"
+) -> PhantomBatch:
     """Draw one phantom of a chosen kind, as a batch of one.
 
     Parameters
@@ -852,7 +867,9 @@ def show_with_mask(image, mask, ax=None, *, color="tab:red", title=None):
     vmax = 255 if image.dtype == np.uint8 else None
     ax.imshow(image, cmap="gray", vmin=0, vmax=vmax)
     if mask.any():
-        ax.contour(mask.astype(np.float32), levels=[0.5], colors=[color], linewidths=1.2)
+        ax.contour(
+            mask.astype(np.float32), levels=[0.5], colors=[color], linewidths=1.2
+        )
     ax.set_axis_off()
     if title is not None:
         ax.set_title(title)

@@ -58,7 +58,9 @@ def show_images(
     ncols = ncols or min(len(images), 8)
     nrows = math.ceil(len(images) / ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
+        nrows,
+        ncols,
+        figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)),
         squeeze=False,
     )
     for index, ax in enumerate(axes.flat):

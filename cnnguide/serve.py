@@ -96,8 +96,10 @@ def find_model(path: str | os.PathLike | None = None) -> Path:
     path = Path(path).expanduser()
     model_file = path / "model.keras" if path.suffix != ".keras" else path
     if not model_file.is_file():
-        raise NoModelError(f"no trained model at {path} (looked for {model_file}). "
-                           + how_to_train(path if path.suffix != ".keras" else path.parent))
+        raise NoModelError(
+            f"no trained model at {path} (looked for {model_file}). "
+            + how_to_train(path if path.suffix != ".keras" else path.parent)
+        )
     return model_file
 
 
@@ -121,7 +123,9 @@ def model_version(model_file: str | os.PathLike, card: dict) -> str:
 
 
 def _is_dicom(data: bytes, filename: str | None) -> bool:
-    return data[128:132] == b"DICM" or (filename or "").lower().endswith((".dcm", ".dicom"))
+    return data[128:132] == b"DICM" or (filename or "").lower().endswith(
+        (".dcm", ".dicom")
+    )
 
 
 def _read_dicom(data: bytes, name: str) -> np.ndarray:
@@ -137,10 +141,14 @@ def _read_dicom(data: bytes, name: str) -> np.ndarray:
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
         pixels = ds.pixel_array.astype(np.float64)
     except Exception as exc:  # pydicom raises many types for broken files
-        raise ImageError(f"{name} is not a readable DICOM image ({type(exc).__name__}: {exc}); "
-                         "export it as PNG instead.") from exc
+        raise ImageError(
+            f"{name} is not a readable DICOM image ({type(exc).__name__}: {exc}); "
+            "export it as PNG instead."
+        ) from exc
     if pixels.ndim != 2:
-        raise ImageError(f"{name} holds {pixels.ndim}-D pixel data; give a single greyscale frame.")
+        raise ImageError(
+            f"{name} holds {pixels.ndim}-D pixel data; give a single greyscale frame."
+        )
     low, high = float(pixels.min()), float(pixels.max())
     pixels = (pixels - low) / (high - low) if high > low else np.zeros_like(pixels)
     if str(getattr(ds, "PhotometricInterpretation", "")) == "MONOCHROME1":
@@ -148,8 +156,13 @@ def _read_dicom(data: bytes, name: str) -> np.ndarray:
     return pixels.astype(np.float32)
 
 
-def read_upload(data: bytes, size: int, *, filename: str | None = None,
-                max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+def read_upload(
+    data: bytes,
+    size: int,
+    *,
+    filename: str | None = None,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+) -> np.ndarray:
     """Turn uploaded bytes into the ``(size, size)`` float32 image the model sees.
 
     PNG and JPEG go through :func:`cnnguide.data.load_image` (centre square, resize,
@@ -188,18 +201,24 @@ def read_upload(data: bytes, size: int, *, filename: str | None = None,
     name = filename or "the upload"
     data = bytes(data)
     if not data:
-        raise ImageError(f"{name} is empty (zero bytes); upload a PNG or JPEG chest X-ray.")
+        raise ImageError(
+            f"{name} is empty (zero bytes); upload a PNG or JPEG chest X-ray."
+        )
     if len(data) > max_bytes:
-        raise ImageError(f"{name} is {len(data) / 2**20:.1f} MiB, more than the limit of "
-                         f"{max_bytes / 2**20:.0f} MiB; downscale it first.")
+        raise ImageError(
+            f"{name} is {len(data) / 2**20:.1f} MiB, more than the limit of "
+            f"{max_bytes / 2**20:.0f} MiB; downscale it first."
+        )
     if _is_dicom(data, filename):
         image = _read_dicom(data, name)
         from PIL import Image
 
         side = min(image.shape)
         top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
-        square = np.ascontiguousarray(image[top:top + side, left:left + side])
-        resized = Image.fromarray(square).resize((size, size), Image.Resampling.BILINEAR)
+        square = np.ascontiguousarray(image[top : top + side, left : left + side])
+        resized = Image.fromarray(square).resize(
+            (size, size), Image.Resampling.BILINEAR
+        )
         return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
     from cnnguide.data import load_image
 
@@ -233,8 +252,12 @@ class Predictor:
     def name(self) -> str:
         return str(self.card.get("name") or self.model_file.parent.name)
 
-    def prepare(self, data: bytes, filename: str | None = None,
-                max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+    def prepare(
+        self,
+        data: bytes,
+        filename: str | None = None,
+        max_bytes: int = MAX_UPLOAD_BYTES,
+    ) -> np.ndarray:
         """Uploaded bytes -> the ``(size, size)`` float32 image (see :func:`read_upload`)."""
         return read_upload(data, self.size, filename=filename, max_bytes=max_bytes)
 
@@ -259,8 +282,10 @@ class Predictor:
 
         image = np.asarray(image)
         if image.shape not in ((self.size, self.size), (self.size, self.size, 1)):
-            raise ValueError(f"the model takes {self.size}x{self.size} images, got shape "
-                             f"{image.shape}; prepare it with Predictor.prepare")
+            raise ValueError(
+                f"the model takes {self.size}x{self.size} images, got shape "
+                f"{image.shape}; prepare it with Predictor.prepare"
+            )
         if threshold is None:
             threshold, source = self.threshold, "model card"
         else:
@@ -279,9 +304,13 @@ class Predictor:
             "disclaimer": cnnguide.DISCLAIMER,
         }
 
-    def predict_bytes(self, data: bytes, filename: str | None = None,
-                      threshold: float | None = None,
-                      max_bytes: int = MAX_UPLOAD_BYTES) -> dict:
+    def predict_bytes(
+        self,
+        data: bytes,
+        filename: str | None = None,
+        threshold: float | None = None,
+        max_bytes: int = MAX_UPLOAD_BYTES,
+    ) -> dict:
         """:meth:`prepare` then :meth:`predict`; raises ``ImageError`` for bad input."""
         return self.predict(self.prepare(data, filename, max_bytes), threshold)
 
@@ -322,13 +351,27 @@ def load_predictor(path: str | os.PathLike | None = None) -> Predictor:
         raise NoModelError(f"{exc}. " + how_to_train(model_file.parent)) from exc
     shape = tuple(model.input_shape)
     if len(shape) != 4 or shape[-1] != 1:
-        raise ValueError(f"{model_file} takes inputs shaped {shape[1:]}; the service feeds "
-                         "greyscale images (H, W, 1)")
-    size = shape[1] or (card.get("input_shape") or [None])[0] or card.get("data", {}).get("image_size")
+        raise ValueError(
+            f"{model_file} takes inputs shaped {shape[1:]}; the service feeds "
+            "greyscale images (H, W, 1)"
+        )
+    size = (
+        shape[1]
+        or (card.get("input_shape") or [None])[0]
+        or card.get("data", {}).get("image_size")
+    )
     if size is None or (shape[2] is not None and shape[2] != size):
-        raise ValueError(f"{model_file} takes {shape[1]}x{shape[2]} images; the service "
-                         "handles square images of a known size only")
+        raise ValueError(
+            f"{model_file} takes {shape[1]}x{shape[2]} images; the service "
+            "handles square images of a known size only"
+        )
     threshold = card.get("threshold")
     threshold = 0.5 if threshold is None else float(threshold)
-    return Predictor(model=model, card=card, model_file=model_file, size=int(size),
-                     threshold=threshold, version=model_version(model_file, card))
+    return Predictor(
+        model=model,
+        card=card,
+        model_file=model_file,
+        size=int(size),
+        threshold=threshold,
+        version=model_version(model_file, card),
+    )

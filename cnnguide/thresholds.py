@@ -21,7 +21,13 @@ from sklearn import metrics as skm
 
 from cnnguide.metrics import binary_metrics
 
-__all__ = ["threshold_state", "curves", "draw_threshold", "threshold_explorer", "threshold_small_multiples"]
+__all__ = [
+    "threshold_state",
+    "curves",
+    "draw_threshold",
+    "threshold_explorer",
+    "threshold_small_multiples",
+]
 
 
 def threshold_state(y_true, y_score, threshold: float) -> dict:
@@ -79,8 +85,12 @@ def curves(y_true, y_score) -> dict:
     fpr, tpr, roc_t = skm.roc_curve(y_true, y_score, drop_intermediate=False)
     precision, recall, pr_t = skm.precision_recall_curve(y_true, y_score)
     return {
-        "fpr": fpr, "tpr": tpr, "roc_thresholds": roc_t,
-        "precision": precision, "recall": recall, "pr_thresholds": pr_t,
+        "fpr": fpr,
+        "tpr": tpr,
+        "roc_thresholds": roc_t,
+        "precision": precision,
+        "recall": recall,
+        "pr_thresholds": pr_t,
         "roc_auc": float(skm.roc_auc_score(y_true, y_score)),
         "pr_auc": float(skm.average_precision_score(y_true, y_score)),
     }
@@ -93,7 +103,15 @@ def _draw_confusion(ax, s: dict, class_names=("normal", "pneumonia")) -> None:
     for i in range(2):
         for j in range(2):
             colour = "white" if grid[i, j] > grid.max() / 2 else "black"
-            ax.text(j, i, f"{labels[i][j]}\n{grid[i, j]}", ha="center", va="center", color=colour, fontsize=10)
+            ax.text(
+                j,
+                i,
+                f"{labels[i][j]}\n{grid[i, j]}",
+                ha="center",
+                va="center",
+                color=colour,
+                fontsize=10,
+            )
     ax.set_xticks([0, 1], list(class_names), fontsize=8)
     ax.set_yticks([0, 1], list(class_names), fontsize=8)
     ax.set_xlabel("called", fontsize=8)
@@ -101,27 +119,55 @@ def _draw_confusion(ax, s: dict, class_names=("normal", "pneumonia")) -> None:
 
 
 def _draw_roc(ax, c: dict, points: Sequence[tuple[float, dict]]) -> None:
-    ax.plot(c["fpr"], c["tpr"], color="tab:blue", lw=1.5, label=f"ROC (AUC {c['roc_auc']:.3f})")
+    ax.plot(
+        c["fpr"],
+        c["tpr"],
+        color="tab:blue",
+        lw=1.5,
+        label=f"ROC (AUC {c['roc_auc']:.3f})",
+    )
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="chance")
     for t, s in points:
         ax.plot(s["fpr"], s["tpr"], "o", ms=7, label=f"t = {t:.3g}")
-    ax.set(xlabel="false positive rate (1 − specificity)", ylabel="recall (sensitivity)", xlim=(-0.02, 1.02),
-           ylim=(-0.02, 1.02), title="ROC curve")
+    ax.set(
+        xlabel="false positive rate (1 − specificity)",
+        ylabel="recall (sensitivity)",
+        xlim=(-0.02, 1.02),
+        ylim=(-0.02, 1.02),
+        title="ROC curve",
+    )
     ax.legend(fontsize=7, loc="lower right")
 
 
-def _draw_pr(ax, c: dict, points: Sequence[tuple[float, dict]], prevalence: float) -> None:
-    ax.plot(c["recall"], c["precision"], color="tab:blue", lw=1.5, label=f"PR (AP {c['pr_auc']:.3f})")
-    ax.axhline(prevalence, color="grey", lw=0.8, ls="--", label=f"chance ({prevalence:.2f})")
+def _draw_pr(
+    ax, c: dict, points: Sequence[tuple[float, dict]], prevalence: float
+) -> None:
+    ax.plot(
+        c["recall"],
+        c["precision"],
+        color="tab:blue",
+        lw=1.5,
+        label=f"PR (AP {c['pr_auc']:.3f})",
+    )
+    ax.axhline(
+        prevalence, color="grey", lw=0.8, ls="--", label=f"chance ({prevalence:.2f})"
+    )
     for t, s in points:
         if s["precision_defined"]:
             ax.plot(s["recall"], s["precision"], "o", ms=7, label=f"t = {t:.3g}")
-    ax.set(xlabel="recall (sensitivity)", ylabel="precision", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02),
-           title="Precision-recall curve")
+    ax.set(
+        xlabel="recall (sensitivity)",
+        ylabel="precision",
+        xlim=(-0.02, 1.02),
+        ylim=(-0.02, 1.02),
+        title="Precision-recall curve",
+    )
     ax.legend(fontsize=7, loc="lower left")
 
 
-def draw_threshold(y_true, y_score, threshold: float, *, fig=None, precomputed: dict | None = None):
+def draw_threshold(
+    y_true, y_score, threshold: float, *, fig=None, precomputed: dict | None = None
+):
     """Confusion matrix, ROC and PR curves with the operating point of ``threshold``.
 
     Parameters
@@ -155,7 +201,11 @@ def draw_threshold(y_true, y_score, threshold: float, *, fig=None, precomputed: 
 
 
 def _summary_html(threshold: float, s: dict) -> str:
-    precision = f"{s['precision']:.3f}" if s["precision_defined"] else "undefined (nothing called positive)"
+    precision = (
+        f"{s['precision']:.3f}"
+        if s["precision_defined"]
+        else "undefined (nothing called positive)"
+    )
     return (
         f"<b>threshold {threshold:.2f}</b>: TP {s['tp']}, FN {s['fn']}, FP {s['fp']}, TN {s['tn']} &mdash; "
         f"recall {s['recall']:.3f}, specificity {s['specificity']:.3f}, precision {precision}, F1 {s['f1']:.3f}"
@@ -190,8 +240,15 @@ def threshold_explorer(y_true, y_score, *, value: float = 0.5, step: float = 0.0
     y_true = np.asarray(y_true).reshape(-1)
     y_score = np.asarray(y_score, dtype=np.float64).reshape(-1)
     c = curves(y_true, y_score)
-    slider = widgets.FloatSlider(value=value, min=0.0, max=1.0, step=step, description="threshold",
-                                 continuous_update=False, readout_format=".2f")
+    slider = widgets.FloatSlider(
+        value=value,
+        min=0.0,
+        max=1.0,
+        step=step,
+        description="threshold",
+        continuous_update=False,
+        readout_format=".2f",
+    )
     summary = widgets.HTML()
     picture = widgets.Image(format="png")
 
@@ -207,7 +264,9 @@ def threshold_explorer(y_true, y_score, *, value: float = 0.5, step: float = 0.0
     return widgets.VBox([slider, summary, picture])
 
 
-def threshold_small_multiples(y_true, y_score, thresholds: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9)):
+def threshold_small_multiples(
+    y_true, y_score, thresholds: Sequence[float] = (0.1, 0.3, 0.5, 0.7, 0.9)
+):
     """Static companion of the explorer: one confusion matrix per threshold, all points on both curves.
 
     Parameters
@@ -231,13 +290,18 @@ def threshold_small_multiples(y_true, y_score, thresholds: Sequence[float] = (0.
     fig = plt.figure(figsize=(max(10, 2.3 * n), 7.5))
     grid = fig.add_gridspec(2, 2 * n, height_ratios=[1, 1.5])
     for i, (t, s) in enumerate(states):
-        ax = fig.add_subplot(grid[0, 2 * i:2 * i + 2])
+        ax = fig.add_subplot(grid[0, 2 * i : 2 * i + 2])
         _draw_confusion(ax, s)
-        ax.set_title(f"t = {t:.3g}\nR {s['recall']:.2f}  P {s['precision']:.2f}  F1 {s['f1']:.2f}", fontsize=9)
+        ax.set_title(
+            f"t = {t:.3g}\nR {s['recall']:.2f}  P {s['precision']:.2f}  F1 {s['f1']:.2f}",
+            fontsize=9,
+        )
         if i:
             ax.set_yticks([])
             ax.set_ylabel("")
     _draw_roc(fig.add_subplot(grid[1, :n]), c, states)
-    _draw_pr(fig.add_subplot(grid[1, n:]), c, states, float(np.mean(np.asarray(y_true) == 1)))
+    _draw_pr(
+        fig.add_subplot(grid[1, n:]), c, states, float(np.mean(np.asarray(y_true) == 1))
+    )
     fig.tight_layout()
     return fig

@@ -36,7 +36,15 @@ import cnnguide
 from cnnguide import metrics as _metrics
 from cnnguide import models as _models
 
-__all__ = ["TrainConfig", "TrainResult", "train", "save", "load", "predict_proba", "make_dataset"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "train",
+    "save",
+    "load",
+    "predict_proba",
+    "make_dataset",
+]
 
 MODEL_FILE = "model.keras"
 CARD_FILE = "model_card.json"
@@ -106,16 +114,22 @@ class TrainConfig:
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
         if self.model not in ("recommended", "source"):
-            raise ValueError(f"TrainConfig.model must be 'recommended' or 'source', got {self.model!r}")
+            raise ValueError(
+                f"TrainConfig.model must be 'recommended' or 'source', got {self.model!r}"
+            )
         if self.class_weight not in (None, "balanced"):
             raise ValueError(
                 f"TrainConfig.class_weight must be 'balanced' or None, got {self.class_weight!r}"
             )
         for name in ("image_size", "epochs", "batch_size", "dense_units"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"TrainConfig.{name} must be a positive integer, got {getattr(self, name)!r}"
+                )
         if not 0.0 < self.min_recall <= 1.0:
-            raise ValueError(f"TrainConfig.min_recall must be in (0, 1], got {self.min_recall}")
+            raise ValueError(
+                f"TrainConfig.min_recall must be in (0, 1], got {self.min_recall}"
+            )
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (tuples become lists).
@@ -160,7 +174,9 @@ class TrainConfig:
         """
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"config file {path} not found; pass the path of a JSON or YAML file")
+            raise FileNotFoundError(
+                f"config file {path} not found; pass the path of a JSON or YAML file"
+            )
         text = path.read_text(encoding="utf-8")
         try:
             if path.suffix.lower() in (".yml", ".yaml"):
@@ -172,7 +188,9 @@ class TrainConfig:
         except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
             raise ValueError(f"could not parse config file {path}: {exc}") from exc
         if not isinstance(d, dict):
-            raise ValueError(f"config file {path} must hold a mapping of TrainConfig fields")
+            raise ValueError(
+                f"config file {path} must hold a mapping of TrainConfig fields"
+            )
         if "config" in d and isinstance(d["config"], dict) and "seed" in d["config"]:
             d = d["config"]  # a model card: reuse its config
         return cls.from_dict(d)
@@ -213,11 +231,15 @@ def _as_batch(images) -> np.ndarray:
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4:
-        raise ValueError(f"images must be shaped (N, H, W) or (N, H, W, C), got {images.shape}")
+        raise ValueError(
+            f"images must be shaped (N, H, W) or (N, H, W, C), got {images.shape}"
+        )
     if images.dtype != np.uint8:
         images = images.astype(np.float32)
         if images.size and (images.min() < 0.0 or images.max() > 1.0):
-            raise ValueError("float images must lie in [0, 1]; pass uint8 0-255 or divide by 255 first")
+            raise ValueError(
+                "float images must lie in [0, 1]; pass uint8 0-255 or divide by 255 first"
+            )
     return images
 
 
@@ -261,7 +283,9 @@ def make_dataset(images, labels, *, batch_size=64, shuffle=False, seed=0):
     ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(batch_size).map(
+        to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -301,7 +325,9 @@ def predict_proba(model, images, *, batch_size: int | None = None) -> np.ndarray
     x = batch.astype(np.float32) / 255.0 if batch.dtype == np.uint8 else batch
     out = []
     for start in range(0, len(x), batch_size):
-        out.append(model(x[start : start + batch_size], training=False).numpy().reshape(-1))
+        out.append(
+            model(x[start : start + batch_size], training=False).numpy().reshape(-1)
+        )
     if not out:
         return np.zeros(0, np.float32)
     return np.concatenate(out).astype(np.float32)
@@ -427,7 +453,9 @@ def _read_log(path: Path) -> dict[str, list]:
     history: dict[str, list] = {}
     for row in rows:
         for key, value in row.items():
-            history.setdefault(key, []).append(int(value) if key == "epoch" else float(value))
+            history.setdefault(key, []).append(
+                int(value) if key == "epoch" else float(value)
+            )
     return history
 
 
@@ -435,11 +463,18 @@ def _build_model(config: TrainConfig, input_shape):
     import keras
 
     augmentation = (
-        _models.build_augmentation(contrast=config.contrast, brightness=config.brightness,
-                                   seed=config.seed) if config.augment else None
+        _models.build_augmentation(
+            contrast=config.contrast, brightness=config.brightness, seed=config.seed
+        )
+        if config.augment
+        else None
     )
-    kwargs = dict(widths=config.widths, dense_units=config.dense_units, dropout=config.dropout,
-                  augmentation=augmentation)
+    kwargs = dict(
+        widths=config.widths,
+        dense_units=config.dense_units,
+        dropout=config.dropout,
+        augmentation=augmentation,
+    )
     if config.convs_per_block is not None:
         kwargs["convs_per_block"] = config.convs_per_block
     if config.model == "recommended":
@@ -447,7 +482,9 @@ def _build_model(config: TrainConfig, input_shape):
     else:
         model = _models.build_cnn(input_shape, **kwargs)
     if config.weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(config.learning_rate, weight_decay=config.weight_decay)
+        optimizer = keras.optimizers.AdamW(
+            config.learning_rate, weight_decay=config.weight_decay
+        )
     else:
         optimizer = keras.optimizers.Adam(config.learning_rate)
     model.compile(
@@ -470,7 +507,9 @@ def _class_weight(config: TrainConfig, labels: np.ndarray) -> dict | None:
 
     classes = np.unique(labels)
     if classes.size < 2:
-        raise ValueError("the training split holds a single class; class weights need both")
+        raise ValueError(
+            "the training split holds a single class; class weights need both"
+        )
     weights = compute_class_weight("balanced", classes=classes, y=labels)
     return {int(c): float(w) for c, w in zip(classes, weights)}
 
@@ -537,15 +576,22 @@ def train(
         try:
             split = dataset.splits[name]
         except KeyError:
-            raise ValueError(f"the dataset has no {name!r} split; it needs train, val and test") from None
-        splits[name] = (_as_batch(split.images), np.asarray(split.labels).reshape(-1).astype(np.uint8))
+            raise ValueError(
+                f"the dataset has no {name!r} split; it needs train, val and test"
+            ) from None
+        splits[name] = (
+            _as_batch(split.images),
+            np.asarray(split.labels).reshape(-1).astype(np.uint8),
+        )
     input_shape = tuple(int(v) for v in splits["train"][0].shape[1:])
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
     temporary = out_dir is None
-    work = Path(tempfile.mkdtemp(prefix="cnnguide-train-")) if temporary else Path(out_dir)
+    work = (
+        Path(tempfile.mkdtemp(prefix="cnnguide-train-")) if temporary else Path(out_dir)
+    )
     work.mkdir(parents=True, exist_ok=True)
     backup = work / BACKUP_DIR
     log_path = work / LOG_FILE
@@ -560,7 +606,9 @@ def train(
     elapsed_before = float(previous["elapsed"][-1]) if previous.get("elapsed") else 0.0
 
     x_train, y_train = splits["train"]
-    train_ds = make_dataset(x_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed)
+    train_ds = make_dataset(
+        x_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed
+    )
     val_ds = make_dataset(*splits["val"], batch_size=config.batch_size)
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
@@ -580,12 +628,20 @@ def train(
         _Elapsed(),
         keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
         keras.callbacks.ModelCheckpoint(
-            str(best_path), save_best_only=True, save_weights_only=True,
-            initial_value_threshold=best_so_far, verbose=0, **watch,
+            str(best_path),
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best_so_far,
+            verbose=0,
+            **watch,
         ),
         keras.callbacks.EarlyStopping(patience=config.patience, **watch),
         keras.callbacks.ReduceLROnPlateau(
-            factor=0.5, patience=max(1, config.patience // 3), min_lr=1e-5, verbose=0, **watch
+            factor=0.5,
+            patience=max(1, config.patience // 3),
+            min_lr=1e-5,
+            verbose=0,
+            **watch,
         ),
         keras.callbacks.CSVLogger(str(log_path), append=True),
     ]
@@ -602,16 +658,26 @@ def train(
     if best_path.is_file():
         model.load_weights(best_path)
 
-    history = _read_log(log_path) or {k: list(map(float, v)) for k, v in fit.history.items()}
+    history = _read_log(log_path) or {
+        k: list(map(float, v)) for k, v in fit.history.items()
+    }
     scores = {name: predict_proba(model, splits[name][0]) for name in ("val", "test")}
     y_val, y_test = splits["val"][1], splits["test"][1]
-    threshold = _metrics.choose_threshold(y_val, scores["val"], min_recall=config.min_recall)
+    threshold = _metrics.choose_threshold(
+        y_val, scores["val"], min_recall=config.min_recall
+    )
     validation = _metrics.binary_metrics(y_val, scores["val"], threshold)
     test = _metrics.binary_metrics(y_test, scores["test"], threshold)
     for metric in ("roc_auc", "recall", "specificity", "accuracy"):
         test[f"{metric}_ci"] = list(
-            _metrics.bootstrap_ci(y_test, scores["test"], metric, n_boot=n_boot, seed=config.seed,
-                                  threshold=threshold)
+            _metrics.bootstrap_ci(
+                y_test,
+                scores["test"],
+                metric,
+                n_boot=n_boot,
+                seed=config.seed,
+                threshold=threshold,
+            )
         )
 
     card = {
@@ -640,8 +706,11 @@ def train(
         "validation": validation,
         "test": test,
         "input_shape": list(input_shape),
-        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__,
-                     "cnnguide": cnnguide.__version__},
+        "versions": {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "cnnguide": cnnguide.__version__,
+        },
     }
     if temporary:
         shutil.rmtree(work, ignore_errors=True)
@@ -650,7 +719,9 @@ def train(
         save(model, card, work)
         best_path.unlink(missing_ok=True)
         result_dir = work
-    return TrainResult(model=model, history=history, card=card, out_dir=result_dir, scores=scores)
+    return TrainResult(
+        model=model, history=history, card=card, out_dir=result_dir, scores=scores
+    )
 
 
 def _best_epoch(history: dict) -> int | None:

@@ -84,7 +84,11 @@ def render_png(figure: Figure, dpi: float = 72) -> bytes:
     >>> render_png(Figure(figsize=(1, 1)))[:4]
     b'\\x89PNG'
     """
-    canvas = figure.canvas if isinstance(figure.canvas, FigureCanvasAgg) else FigureCanvasAgg(figure)
+    canvas = (
+        figure.canvas
+        if isinstance(figure.canvas, FigureCanvasAgg)
+        else FigureCanvasAgg(figure)
+    )
     figure.set_dpi(dpi)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
@@ -167,10 +171,20 @@ class Explorer:
         self.image = widgets.Image(format="png")
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        box_controls = [c for c in self.controls.values() if not getattr(c, "_explorer_hidden", False)]
+        box_controls = [
+            c
+            for c in self.controls.values()
+            if not getattr(c, "_explorer_hidden", False)
+        ]
         self.widget = widgets.VBox(
-            [widgets.HBox(box_controls[:4]), widgets.HBox(box_controls[4:]), *extra,
-             self.label, self.image, self.detail]
+            [
+                widgets.HBox(box_controls[:4]),
+                widgets.HBox(box_controls[4:]),
+                *extra,
+                self.label,
+                self.image,
+                self.detail,
+            ]
         )
         self.update()
 
@@ -221,7 +235,9 @@ class Explorer:
         display(self.widget)
 
 
-def _new_figure(ncols: int, width: float = 3.2, height: float = 3.2) -> tuple[Figure, list]:
+def _new_figure(
+    ncols: int, width: float = 3.2, height: float = 3.2
+) -> tuple[Figure, list]:
     # A fixed layout: a layout engine would re-measure every text on each update (slow).
     figure = Figure(figsize=(width * ncols, height))
     FigureCanvasAgg(figure)
@@ -255,7 +271,9 @@ def _as_float_image(image) -> np.ndarray:
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim != 2:
-        raise ValueError(f"explorers take one greyscale (H, W) image, got shape {image.shape}")
+        raise ValueError(
+            f"explorers take one greyscale (H, W) image, got shape {image.shape}"
+        )
     if image.dtype == np.uint8:
         return image.astype(np.float32) / 255.0
     return image.astype(np.float32)
@@ -282,13 +300,19 @@ def default_images(size: int = 256) -> dict[str, np.ndarray]:
     """
     from cnnguide.phantoms import make_phantom
 
-    images = {f"phantom (synthetic, {size}x{size})": _as_float_image(make_phantom(size, seed=0).images[0])}
+    images = {
+        f"phantom (synthetic, {size}x{size})": _as_float_image(
+            make_phantom(size, seed=0).images[0]
+        )
+    }
     try:
         from cnnguide.data import DataError, load_dataset
 
         dataset = load_dataset(size=28, allow_phantoms=False)
         if dataset.is_real:
-            images["X-ray (PneumoniaMNIST, 28x28)"] = _as_float_image(dataset["train"].images[0])
+            images["X-ray (PneumoniaMNIST, 28x28)"] = _as_float_image(
+                dataset["train"].images[0]
+            )
     except (ImportError, DataError, OSError):
         pass  # no real data here: the phantom alone
     return images
@@ -319,13 +343,17 @@ def explorer_kernel(name: str, size: int = 3, weights=None) -> np.ndarray:
     if name in ("gaussian", "unsharp"):
         return _kernels.get_kernel(name, size=size, sigma=max(size / 6, 0.5))
     if name == "gabor":
-        return _kernels.get_kernel(name, size=size, sigma=max(size / 6, 0.5), wavelength=max(size / 2, 2.0))
+        return _kernels.get_kernel(
+            name, size=size, sigma=max(size / 6, 0.5), wavelength=max(size / 2, 2.0)
+        )
     if name in _SIZED:
         return _kernels.get_kernel(name, size=size)
     return _kernels.get_kernel(name)
 
 
-def convolution_view(image, kernel, stride: int = 1, padding: str = "valid", row: int = 0, col: int = 0) -> dict:
+def convolution_view(
+    image, kernel, stride: int = 1, padding: str = "valid", row: int = 0, col: int = 0
+) -> dict:
     """Everything the convolution explorer shows, for one setting (pure).
 
     Parameters
@@ -388,7 +416,9 @@ def convolution_view(image, kernel, stride: int = 1, padding: str = "valid", row
     }
 
 
-def _arithmetic_html(patch, kernel, products, value, row, col, max_side: int = 7) -> str:
+def _arithmetic_html(
+    patch, kernel, products, value, row, col, max_side: int = 7
+) -> str:
     """The products pixel × weight of one window, as CNN Explainer shows them, and their sum."""
     kh, kw = kernel.shape
     if kh > max_side or kw > max_side:
@@ -467,27 +497,52 @@ def convolution_explorer(
 
     style = {"description_width": "initial"}
     controls: dict[str, widgets.ValueWidget] = {
-        "image": widgets.Dropdown(options=list(images), description="image", style=style),
-        "kernel": widgets.Dropdown(options=names, value=kernel, description="kernel", style=style),
-        "size": widgets.IntSlider(value=size, min=1, max=15, step=2, description="size", continuous_update=False),
-        "stride": widgets.IntSlider(value=stride, min=1, max=4, description="stride", continuous_update=False),
-        "padding": widgets.ToggleButtons(options=["valid", "same"], value=padding, description="padding"),
-        "row": widgets.IntSlider(value=0, min=0, max=1, description="output row", style=style),
-        "col": widgets.IntSlider(value=0, min=0, max=1, description="output col", style=style),
+        "image": widgets.Dropdown(
+            options=list(images), description="image", style=style
+        ),
+        "kernel": widgets.Dropdown(
+            options=names, value=kernel, description="kernel", style=style
+        ),
+        "size": widgets.IntSlider(
+            value=size,
+            min=1,
+            max=15,
+            step=2,
+            description="size",
+            continuous_update=False,
+        ),
+        "stride": widgets.IntSlider(
+            value=stride, min=1, max=4, description="stride", continuous_update=False
+        ),
+        "padding": widgets.ToggleButtons(
+            options=["valid", "same"], value=padding, description="padding"
+        ),
+        "row": widgets.IntSlider(
+            value=0, min=0, max=1, description="output row", style=style
+        ),
+        "col": widgets.IntSlider(
+            value=0, min=0, max=1, description="output col", style=style
+        ),
     }
     sobel = _kernels.sobel("x")
     weight_boxes = {}
     for i in range(3):
         for j in range(3):
-            box = widgets.FloatText(value=float(sobel[i, j]), step=0.5, layout=widgets.Layout(width="70px"))
-            box._explorer_hidden = True  # shown in the grid below, not in the control rows
+            box = widgets.FloatText(
+                value=float(sobel[i, j]), step=0.5, layout=widgets.Layout(width="70px")
+            )
+            box._explorer_hidden = (
+                True  # shown in the grid below, not in the control rows
+            )
             weight_boxes[f"w{i}{j}"] = box
     controls.update(weight_boxes)
     grid = widgets.GridBox(
         list(weight_boxes.values()),
         layout=widgets.Layout(grid_template_columns="repeat(3, 75px)"),
     )
-    extra = [widgets.HBox([widgets.HTML(f"<b>{CUSTOM_KERNEL}</b> weights:&nbsp;"), grid])]
+    extra = [
+        widgets.HBox([widgets.HTML(f"<b>{CUSTOM_KERNEL}</b> weights:&nbsp;"), grid])
+    ]
 
     def view(image, kernel, size, stride, padding, row, col, **weights):
         grid_weights = [[weights[f"w{i}{j}"] for j in range(3)] for i in range(3)]
@@ -503,7 +558,9 @@ def convolution_explorer(
     im_in.set_clim(0, 1)
     ax_in.set_title("input (shaded border = padding)", fontsize=9)
     ax_in.set_facecolor("#c8d0e0")  # what shows around the image is the padding
-    pad_frame = Rectangle((0, 0), 1, 1, fill=False, edgecolor="0.6", linestyle="--", linewidth=1)
+    pad_frame = Rectangle(
+        (0, 0), 1, 1, fill=False, edgecolor="0.6", linestyle="--", linewidth=1
+    )
     window = Rectangle((0, 0), 1, 1, fill=False, edgecolor=WINDOW_COLOUR, linewidth=2)
     ax_in.add_patch(pad_frame)
     ax_in.add_patch(window)
@@ -518,7 +575,12 @@ def convolution_explorer(
         height, width = image.shape
         ax_in.set_xlim(-0.5 - left_pad, width - 0.5 + right_pad)
         ax_in.set_ylim(height - 0.5 + bottom_pad, -0.5 - top_pad)
-        pad_frame.set_bounds(-0.5 - left_pad, -0.5 - top_pad, width + left_pad + right_pad, height + top_pad + bottom_pad)
+        pad_frame.set_bounds(
+            -0.5 - left_pad,
+            -0.5 - top_pad,
+            width + left_pad + right_pad,
+            height + top_pad + bottom_pad,
+        )
         top, left, kh, kw = state["window"]
         window.set_bounds(left - 0.5, top - 0.5, kw, kh)
         _set_image(ax_out, im_out, state["feature_map"])
@@ -537,7 +599,9 @@ def convolution_explorer(
     extra_widgets = list(extra)
     explorer_ref: list[Explorer] = []
     if upload:
-        button = widgets.FileUpload(accept="image/png,image/jpeg", multiple=False, description="your image")
+        button = widgets.FileUpload(
+            accept="image/png,image/jpeg", multiple=False, description="your image"
+        )
         message = widgets.HTML()
 
         def on_upload(change):
@@ -549,8 +613,12 @@ def convolution_explorer(
                 from cnnguide.data import load_image
 
                 loaded = load_image(bytes(item["content"]), size=256)
-            except Exception as error:  # shown to the reader, not raised into the widget loop
-                message.value = f"<span style='color:#b00'>{html.escape(str(error))}</span>"
+            except (
+                Exception
+            ) as error:  # shown to the reader, not raised into the widget loop
+                message.value = (
+                    f"<span style='color:#b00'>{html.escape(str(error))}</span>"
+                )
                 return
             name = f"upload: {item['name']}"
             images[name] = _as_float_image(loaded)
@@ -562,7 +630,9 @@ def convolution_explorer(
         button.observe(on_upload, names="value")
         extra_widgets.append(widgets.HBox([button, message]))
 
-    explorer = Explorer(controls, view, figure, draw, extra=extra_widgets, after_view=after_view)
+    explorer = Explorer(
+        controls, view, figure, draw, extra=extra_widgets, after_view=after_view
+    )
     explorer_ref.append(explorer)
     explorer.images = images
     return explorer
@@ -601,16 +671,26 @@ def convolution_small_multiples(
     4
     """
     image = _as_float_image(image)
-    fig, axes = plt.subplots(len(strides), len(kernels) + 1, figsize=(size * (len(kernels) + 1), size * len(strides)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(strides),
+        len(kernels) + 1,
+        figsize=(size * (len(kernels) + 1), size * len(strides)),
+        squeeze=False,
+    )
     for r, stride in enumerate(strides):
         _show_array(axes[r, 0], image).set_clim(0, 1)
         axes[r, 0].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=8)
         axes[r, 0].set_ylabel(f"stride {stride}", fontsize=9)
         for c, name in enumerate(kernels, start=1):
-            fmap = conv2d(image, _kernels.get_kernel(name), stride=stride, padding=padding)
+            fmap = conv2d(
+                image, _kernels.get_kernel(name), stride=stride, padding=padding
+            )
             _show_array(axes[r, c], fmap)
             axes[r, c].set_title(f"{name}\n{fmap.shape[0]}x{fmap.shape[1]}", fontsize=8)
-    fig.suptitle(f"Feature maps ('{padding}' padding) for several kernels and strides", fontsize=10)
+    fig.suptitle(
+        f"Feature maps ('{padding}' padding) for several kernels and strides",
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
 
@@ -628,7 +708,9 @@ _PALETTE = np.array(
 )
 
 
-def window_walk_picture(n: int, k: int, stride: int, padding, step: int = 0, cell: int = 12) -> dict:
+def window_walk_picture(
+    n: int, k: int, stride: int, padding, step: int = 0, cell: int = 12
+) -> dict:
     """Picture of a k×k window walking over an n×n input: padding, input cells, window positions.
 
     Parameters
@@ -671,7 +753,9 @@ def window_walk_picture(n: int, k: int, stride: int, padding, step: int = 0, cel
     picture[-1, :] = 90
     picture[:, -1] = 90
     grid_r, grid_c = np.meshgrid(starts_r, starts_c, indexing="ij")
-    centres = np.stack([(grid_c.ravel() + k / 2) * cell, (grid_r.ravel() + k / 2) * cell], axis=1)
+    centres = np.stack(
+        [(grid_c.ravel() + k / 2) * cell, (grid_r.ravel() + k / 2) * cell], axis=1
+    )
     return {
         "picture": picture,
         "pads": pads,
@@ -689,7 +773,9 @@ def _formula_text(n, k, stride, padding) -> str:
     return f"floor(({n} + 2*{p} - {k})/{stride}) + 1 = {output_size(n, k, stride, p)}"
 
 
-def stride_padding_view(image, n: int = 7, k: int = 3, stride: int = 1, padding="valid", step: int = 0) -> dict:
+def stride_padding_view(
+    image, n: int = 7, k: int = 3, stride: int = 1, padding="valid", step: int = 0
+) -> dict:
     """Everything the stride and padding explorer shows, for one setting (pure).
 
     The window walk is drawn on a small n×n grid; the same kernel size, stride and padding
@@ -711,9 +797,13 @@ def stride_padding_view(image, n: int = 7, k: int = 3, stride: int = 1, padding=
     """
     image = _as_float_image(image)
     formula = output_size(n, k, stride, padding)
-    produced = conv2d(np.zeros((n, n), np.float32), np.ones((k, k), np.float32), stride, padding).shape
+    produced = conv2d(
+        np.zeros((n, n), np.float32), np.ones((k, k), np.float32), stride, padding
+    ).shape
     walk = window_walk_picture(n, k, stride, padding, step)
-    feature_map = conv2d(image, np.full((k, k), 1 / k**2, np.float32), stride, padding)  # a k x k mean
+    feature_map = conv2d(
+        image, np.full((k, k), 1 / k**2, np.float32), stride, padding
+    )  # a k x k mean
     image_formula = output_size(image.shape[0], k, stride, padding)
     label = (
         f"n={n}, k={k}, stride={stride}, padding={padding}: formula {_formula_text(n, k, stride, padding)}; "
@@ -735,7 +825,9 @@ def stride_padding_view(image, n: int = 7, k: int = 3, stride: int = 1, padding=
     }
 
 
-def stride_padding_explorer(image=None, *, n: int = 7, k: int = 3, stride: int = 1, padding="valid") -> Explorer:
+def stride_padding_explorer(
+    image=None, *, n: int = 7, k: int = 3, stride: int = 1, padding="valid"
+) -> Explorer:
     """Stride and padding explorer: how the window walks, where padding sits, output sizes.
 
     Left: an n×n input (white) with its padding (grey), the highlighted window position
@@ -770,7 +862,9 @@ def stride_padding_explorer(image=None, *, n: int = 7, k: int = 3, stride: int =
         "n": widgets.IntSlider(value=n, min=3, max=12, description="input n"),
         "k": widgets.IntSlider(value=k, min=1, max=7, description="kernel k"),
         "stride": widgets.IntSlider(value=stride, min=1, max=4, description="stride"),
-        "padding": widgets.Dropdown(options=["valid", "same", 1, 2], value=padding, description="padding"),
+        "padding": widgets.Dropdown(
+            options=["valid", "same", 1, 2], value=padding, description="padding"
+        ),
         "step": widgets.IntSlider(value=0, min=0, max=1, description="position"),
     }
 
@@ -793,7 +887,9 @@ def stride_padding_explorer(image=None, *, n: int = 7, k: int = 3, stride: int =
         ax_walk.set_ylim(picture.shape[0] - 0.5, -0.5)
         dots.set_offsets(walk["centres"])
         window.set_bounds(*walk["window"])
-        ax_walk.set_title(f"{state['n']}x{state['n']} input, padding {state['padding']}", fontsize=9)
+        ax_walk.set_title(
+            f"{state['n']}x{state['n']} input, padding {state['padding']}", fontsize=9
+        )
         out = walk["out"]
         codes = np.ones((out, out), dtype=np.uint8)
         codes.flat[walk["step"]] = 2
@@ -806,7 +902,10 @@ def stride_padding_explorer(image=None, *, n: int = 7, k: int = 3, stride: int =
         _set_image(ax_out, im_grid, grid)
         ax_out.set_xlim(-0.5, picture.shape[1] - 0.5)
         ax_out.set_ylim(picture.shape[0] - 0.5, -0.5)
-        ax_out.set_title(f"output {state['produced']}x{state['produced']} (formula {state['formula']})", fontsize=9)
+        ax_out.set_title(
+            f"output {state['produced']}x{state['produced']} (formula {state['formula']})",
+            fontsize=9,
+        )
         fmap = state["feature_map"]
         _set_image(ax_img, im_img, fmap, 0.0, 1.0)
         ax_img.set_xlim(-0.5, fmap.shape[1] - 0.5)
@@ -820,7 +919,10 @@ def stride_padding_explorer(image=None, *, n: int = 7, k: int = 3, stride: int =
 
 
 def stride_padding_small_multiples(
-    n: int = 7, k: int = 3, settings=((1, "valid"), (1, "same"), (2, "valid"), (2, "same")), size: float = 2.4
+    n: int = 7,
+    k: int = 3,
+    settings=((1, "valid"), (1, "same"), (2, "valid"), (2, "same")),
+    size: float = 2.4,
 ) -> plt.Figure:
     """Static companion of the stride and padding explorer: window walks for a few settings.
 
@@ -834,21 +936,28 @@ def stride_padding_small_multiples(
     >>> fig = stride_padding_small_multiples(); len(fig.axes); plt.close(fig)
     4
     """
-    fig, axes = plt.subplots(1, len(settings), figsize=(size * len(settings), size + 0.9), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(settings), figsize=(size * len(settings), size + 0.9), squeeze=False
+    )
     for ax, (stride, padding) in zip(axes[0], settings, strict=True):
         walk = window_walk_picture(n, k, stride, padding)
         produced = conv2d(np.zeros((n, n)), np.ones((k, k)), stride, padding).shape[0]
         ax.imshow(walk["picture"], interpolation="nearest")
         ax.scatter(walk["centres"][:, 0], walk["centres"][:, 1], s=10, c=WINDOW_COLOUR)
         x, y, w, h = walk["window"]
-        ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=WINDOW_COLOUR, linewidth=2))
+        ax.add_patch(
+            Rectangle((x, y), w, h, fill=False, edgecolor=WINDOW_COLOUR, linewidth=2)
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(
             f"stride {stride}, {padding}\nformula {output_size(n, k, stride, padding)}, produced {produced}",
             fontsize=9,
         )
-    fig.suptitle(f"A {k}x{k} window on a {n}x{n} input: dots mark each position's centre", fontsize=10)
+    fig.suptitle(
+        f"A {k}x{k} window on a {n}x{n} input: dots mark each position's centre",
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.92))
     return fig
 
@@ -856,8 +965,15 @@ def stride_padding_small_multiples(
 # --------------------------------------------------------------------------- pooling
 
 
-def pooling_view(image, mode: str = "max", size: int = 2, stride: int | None = None, padding: str = "valid",
-                 row: int = 0, col: int = 0) -> dict:
+def pooling_view(
+    image,
+    mode: str = "max",
+    size: int = 2,
+    stride: int | None = None,
+    padding: str = "valid",
+    row: int = 0,
+    col: int = 0,
+) -> dict:
     """Everything the pooling explorer shows, for one setting (pure).
 
     Returns
@@ -902,7 +1018,14 @@ def pooling_view(image, mode: str = "max", size: int = 2, stride: int | None = N
     }
 
 
-def pooling_explorer(image=None, *, mode: str = "max", size: int = 2, stride: int = 2, padding: str = "valid") -> Explorer:
+def pooling_explorer(
+    image=None,
+    *,
+    mode: str = "max",
+    size: int = 2,
+    stride: int = 2,
+    padding: str = "valid",
+) -> Explorer:
     """Pooling explorer: max versus average, window, stride, padding, and the global average.
 
     Parameters
@@ -935,10 +1058,14 @@ def pooling_explorer(image=None, *, mode: str = "max", size: int = 2, stride: in
         image = next(iter(default_images().values()))
     image = _as_float_image(image)
     controls = {
-        "mode": widgets.ToggleButtons(options=["max", "average"], value=mode, description="pooling"),
+        "mode": widgets.ToggleButtons(
+            options=["max", "average"], value=mode, description="pooling"
+        ),
         "size": widgets.IntSlider(value=size, min=1, max=16, description="window"),
         "stride": widgets.IntSlider(value=stride, min=1, max=16, description="stride"),
-        "padding": widgets.ToggleButtons(options=["valid", "same"], value=padding, description="padding"),
+        "padding": widgets.ToggleButtons(
+            options=["valid", "same"], value=padding, description="padding"
+        ),
         "row": widgets.IntSlider(value=0, min=0, max=1, description="output row"),
         "col": widgets.IntSlider(value=0, min=0, max=1, description="output col"),
     }
@@ -957,7 +1084,9 @@ def pooling_explorer(image=None, *, mode: str = "max", size: int = 2, stride: in
     ax_out.add_patch(marker)
     im_gap = _show_array(ax_gap, np.zeros((1, 1)))
     im_gap.set_clim(0, 1)
-    gap_text = ax_gap.text(0, 0, "", ha="center", va="center", fontsize=14, color=WINDOW_COLOUR)
+    gap_text = ax_gap.text(
+        0, 0, "", ha="center", va="center", fontsize=14, color=WINDOW_COLOUR
+    )
 
     def draw(state):
         top, left, h, w = state["window"]
@@ -967,7 +1096,9 @@ def pooling_explorer(image=None, *, mode: str = "max", size: int = 2, stride: in
         ax_out.set_xlim(-0.5, pooled.shape[1] - 0.5)
         ax_out.set_ylim(pooled.shape[0] - 0.5, -0.5)
         marker.set_bounds(state["col"] - 0.5, state["row"] - 0.5, 1, 1)
-        ax_out.set_title(f"{state['mode']} pooled {pooled.shape[0]}x{pooled.shape[1]}", fontsize=9)
+        ax_out.set_title(
+            f"{state['mode']} pooled {pooled.shape[0]}x{pooled.shape[1]}", fontsize=9
+        )
         im_gap.set_data(np.array([[state["global_average"]]]))
         gap_text.set_text(f"{state['global_average']:.3f}")
         ax_gap.set_title("global average (1x1)", fontsize=9)
@@ -979,7 +1110,9 @@ def pooling_explorer(image=None, *, mode: str = "max", size: int = 2, stride: in
     return Explorer(controls, view, figure, draw, after_view=after_view)
 
 
-def pooling_small_multiples(image, sizes=(2, 4, 8), modes=("max", "average"), size: float = 2.0) -> plt.Figure:
+def pooling_small_multiples(
+    image, sizes=(2, 4, 8), modes=("max", "average"), size: float = 2.0
+) -> plt.Figure:
     """Static companion of the pooling explorer: max and average pooling at a few window sizes.
 
     Windows are non-overlapping (stride = window); each panel is titled with its shape,
@@ -993,7 +1126,12 @@ def pooling_small_multiples(image, sizes=(2, 4, 8), modes=("max", "average"), si
     """
     image = _as_float_image(image)
     ncols = len(sizes) + 2
-    fig, axes = plt.subplots(len(modes), ncols, figsize=(size * ncols, size * len(modes) + 0.3), squeeze=False)
+    fig, axes = plt.subplots(
+        len(modes),
+        ncols,
+        figsize=(size * ncols, size * len(modes) + 0.3),
+        squeeze=False,
+    )
     for r, mode in enumerate(modes):
         _show_array(axes[r, 0], image).set_clim(0, 1)
         axes[r, 0].set_title(f"input {image.shape[0]}x{image.shape[1]}", fontsize=8)
@@ -1001,10 +1139,21 @@ def pooling_small_multiples(image, sizes=(2, 4, 8), modes=("max", "average"), si
         for c, window in enumerate(sizes, start=1):
             pooled = pool2d(image, window, mode=mode)
             _show_array(axes[r, c], pooled).set_clim(0, 1)
-            axes[r, c].set_title(f"{mode} {window}x{window}\n→ {pooled.shape[0]}x{pooled.shape[1]}", fontsize=8)
+            axes[r, c].set_title(
+                f"{mode} {window}x{window}\n→ {pooled.shape[0]}x{pooled.shape[1]}",
+                fontsize=8,
+            )
         gap = float(image.mean())
         _show_array(axes[r, -1], np.array([[gap]])).set_clim(0, 1)
-        axes[r, -1].text(0, 0, f"{gap:.3f}", ha="center", va="center", color=WINDOW_COLOUR, fontsize=11)
+        axes[r, -1].text(
+            0,
+            0,
+            f"{gap:.3f}",
+            ha="center",
+            va="center",
+            color=WINDOW_COLOUR,
+            fontsize=11,
+        )
         axes[r, -1].set_title("global average\n→ 1x1", fontsize=8)
     fig.tight_layout()
     return fig

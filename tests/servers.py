@@ -23,8 +23,10 @@ def wait_for(what, check, timeout, proc=None, log=None, retry_on=(Exception,)):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            pytest.fail(f"{what}: process exited with {proc.returncode}: "
-                        + (log.read_text() if log else ""))
+            pytest.fail(
+                f"{what}: process exited with {proc.returncode}: "
+                + (log.read_text() if log else "")
+            )
         try:
             value = check()
             if value:
@@ -32,7 +34,9 @@ def wait_for(what, check, timeout, proc=None, log=None, retry_on=(Exception,)):
         except retry_on:
             pass
         time.sleep(0.5)
-    pytest.fail(f"{what}: not ready after {timeout} s" + (": " + log.read_text() if log else ""))
+    pytest.fail(
+        f"{what}: not ready after {timeout} s" + (": " + log.read_text() if log else "")
+    )
 
 
 def stop_process(proc, timeout=20):

@@ -6,7 +6,9 @@ import pytest
 from cnnguide import activations as A
 
 X = np.linspace(-6, 6, 241)
-X_NO_KINK = X[np.abs(X) > 1e-3]  # finite differences are undefined at the kink of ReLU-likes
+X_NO_KINK = X[
+    np.abs(X) > 1e-3
+]  # finite differences are undefined at the kink of ReLU-likes
 
 
 @pytest.fixture(scope="module")
@@ -14,22 +16,29 @@ def keras():
     return pytest.importorskip("keras")
 
 
-@pytest.mark.parametrize("name, keras_name, kwargs", [
-    ("sigmoid", "sigmoid", {}),
-    ("tanh", "tanh", {}),
-    ("relu", "relu", {}),
-    ("elu", "elu", {}),
-    ("swish", "silu", {}),
-])
+@pytest.mark.parametrize(
+    "name, keras_name, kwargs",
+    [
+        ("sigmoid", "sigmoid", {}),
+        ("tanh", "tanh", {}),
+        ("relu", "relu", {}),
+        ("elu", "elu", {}),
+        ("swish", "silu", {}),
+    ],
+)
 def test_matches_keras_activations(keras, name, keras_name, kwargs):
     ours = A.get_activation(name).fn(X)
-    theirs = np.asarray(getattr(keras.activations, keras_name)(X.astype(np.float32), **kwargs))
+    theirs = np.asarray(
+        getattr(keras.activations, keras_name)(X.astype(np.float32), **kwargs)
+    )
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
 
 
 @pytest.mark.parametrize("alpha", [0.01, 0.2, 0.5])
 def test_leaky_relu_matches_keras(keras, alpha):
-    theirs = np.asarray(keras.activations.leaky_relu(X.astype(np.float32), negative_slope=alpha))
+    theirs = np.asarray(
+        keras.activations.leaky_relu(X.astype(np.float32), negative_slope=alpha)
+    )
     np.testing.assert_allclose(A.leaky_relu(X, alpha), theirs, atol=1e-6)
 
 
@@ -45,8 +54,9 @@ def test_prelu_matches_keras_layer_with_given_alpha(keras):
 def test_softmax_matches_keras_and_sums_to_one(keras):
     logits = np.random.default_rng(1).normal(0, 3, size=(20, 5))
     p = A.softmax(logits)
-    np.testing.assert_allclose(p, np.asarray(keras.activations.softmax(logits.astype(np.float32))),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        p, np.asarray(keras.activations.softmax(logits.astype(np.float32))), atol=1e-6
+    )
     np.testing.assert_allclose(p.sum(axis=-1), 1.0)
 
 
@@ -61,8 +71,13 @@ def test_softmax_is_stable_for_large_logits():
 def test_softmax_jacobian_matches_finite_differences():
     z = np.array([0.3, -1.2, 2.0])
     eps = 1e-6
-    numeric = np.stack([(A.softmax(z + eps * e) - A.softmax(z - eps * e)) / (2 * eps)
-                        for e in np.eye(3)], axis=1)
+    numeric = np.stack(
+        [
+            (A.softmax(z + eps * e) - A.softmax(z - eps * e)) / (2 * eps)
+            for e in np.eye(3)
+        ],
+        axis=1,
+    )
     np.testing.assert_allclose(A.softmax_jacobian(z), numeric, atol=1e-8)
     with pytest.raises(ValueError, match="one vector"):
         A.softmax_jacobian(np.zeros((2, 2)))
@@ -81,12 +96,18 @@ def test_derivatives_match_gradient_tape(keras):
     import tensorflow as tf
 
     x = tf.constant(X_NO_KINK, dtype=tf.float64)
-    for ours, theirs in [(A.sigmoid_grad, tf.sigmoid), (A.tanh_grad, tf.tanh),
-                         (A.relu_grad, tf.nn.relu), (A.swish_grad, tf.nn.silu)]:
+    for ours, theirs in [
+        (A.sigmoid_grad, tf.sigmoid),
+        (A.tanh_grad, tf.tanh),
+        (A.relu_grad, tf.nn.relu),
+        (A.swish_grad, tf.nn.silu),
+    ]:
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = theirs(x)
-        np.testing.assert_allclose(ours(X_NO_KINK), tape.gradient(y, x).numpy(), atol=1e-9)
+        np.testing.assert_allclose(
+            ours(X_NO_KINK), tape.gradient(y, x).numpy(), atol=1e-9
+        )
 
 
 def test_sigmoid_has_no_overflow_and_open_range():
@@ -109,10 +130,14 @@ def test_properties_table_corrects_the_source_ranges():
     assert t.loc["sigmoid", "max slope"] == pytest.approx(0.25, abs=1e-6)
     assert t.loc["tanh", "max slope"] == pytest.approx(1.0, abs=1e-6)
     assert t.loc["relu", "dead for x<0"] and not t.loc["leaky_relu", "dead for x<0"]
-    assert t.loc["swish", "min"] == pytest.approx(A.ACTIVATIONS["swish"].lower, abs=1e-6)
+    assert t.loc["swish", "min"] == pytest.approx(
+        A.ACTIVATIONS["swish"].lower, abs=1e-6
+    )
     assert t.loc["elu", "smooth at 0"] and not t.loc["relu", "smooth at 0"]
     for name, act in A.ACTIVATIONS.items():
-        assert act.lower <= t.loc[name, "min"] + 1e-9 and t.loc[name, "max"] <= act.upper
+        assert (
+            act.lower <= t.loc[name, "min"] + 1e-9 and t.loc[name, "max"] <= act.upper
+        )
 
 
 def test_unknown_activation_names_the_choices():
@@ -134,7 +159,9 @@ def test_gradient_norms_vanish_in_a_sigmoid_stack_not_relu():
 
 
 def test_dead_unit_fraction_and_dying_relu_experiment():
-    assert A.dead_unit_fraction(np.array([[0.0, 1.0, -1.0], [-2.0, -1.0, -1.0]])) == pytest.approx(2 / 3)
+    assert A.dead_unit_fraction(
+        np.array([[0.0, 1.0, -1.0], [-2.0, -1.0, -1.0]])
+    ) == pytest.approx(2 / 3)
     rng = np.random.default_rng(0)
     x = rng.random((128, 16), dtype=np.float32)
     y = (x.mean(axis=1) > 0.5).astype(np.uint8)

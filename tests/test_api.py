@@ -57,7 +57,9 @@ def test_predict_returns_probability_label_threshold_version(client):
 
 def test_predict_threshold_query(client):
     files = {"file": ("xray.png", png_bytes(), "image/png")}
-    assert client.post("/predict?threshold=0", files=files).json()["label"] == "pneumonia"
+    assert (
+        client.post("/predict?threshold=0", files=files).json()["label"] == "pneumonia"
+    )
     body = client.post("/predict?threshold=1", files=files).json()
     assert body["threshold"] == 1.0 and body["threshold_source"] == "user"
     assert body["label"] == ("pneumonia" if body["probability"] >= 1.0 else "normal")
@@ -70,7 +72,12 @@ def test_predict_threshold_query(client):
     [
         ("empty.png", b"", 400, "empty"),
         ("notes.png", b"plain text, not an image", 422, "not a PNG or JPEG"),
-        ("photo.png", png_bytes((40, 40), (200, 30, 30), "RGB"), 422, "colour photograph"),
+        (
+            "photo.png",
+            png_bytes((40, 40), (200, 30, 30), "RGB"),
+            422,
+            "colour photograph",
+        ),
         ("huge.png", png_bytes((8000, 7000)), 422, "pixels"),
     ],
     ids=["empty", "text", "colour", "huge"],
@@ -96,7 +103,9 @@ def test_request_size_limit(client):
     big = np.random.default_rng(0).integers(0, 256, (600, 600), dtype=np.uint8)
     buf = io.BytesIO()
     Image.fromarray(big).save(buf, "PNG")  # noise does not compress: ~360 kB > 200 kB
-    r = client.post("/predict", files={"file": ("big.png", buf.getvalue(), "image/png")})
+    r = client.post(
+        "/predict", files={"file": ("big.png", buf.getvalue(), "image/png")}
+    )
     assert r.status_code == 413
     assert "limit" in r.json()["detail"]
 
@@ -112,21 +121,37 @@ def test_real_server_on_loopback(model_dir, tmp_path):
 
     port = free_port()
     log = open(tmp_path / "server.log", "wb")
-    env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    env = dict(
+        os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "cnnguide.api", str(model_dir), "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for("server", lambda: httpx.get(base + "/health", timeout=2).status_code == 200, 120,
-                 server, tmp_path / "server.log", retry_on=httpx.TransportError)
-        r = httpx.post(base + "/predict", files={"file": ("x.png", png_bytes(), "image/png")},
-                       timeout=30)
+        wait_for(
+            "server",
+            lambda: httpx.get(base + "/health", timeout=2).status_code == 200,
+            120,
+            server,
+            tmp_path / "server.log",
+            retry_on=httpx.TransportError,
+        )
+        r = httpx.post(
+            base + "/predict",
+            files={"file": ("x.png", png_bytes(), "image/png")},
+            timeout=30,
+        )
         assert r.status_code == 200, r.text
         assert set(r.json()) >= {"probability", "label", "threshold", "model_version"}
-        bad = httpx.post(base + "/predict", files={"file": ("x.png", b"nope", "image/png")},
-                         timeout=30)
+        bad = httpx.post(
+            base + "/predict",
+            files={"file": ("x.png", b"nope", "image/png")},
+            timeout=30,
+        )
         assert bad.status_code == 422 and "not a PNG or JPEG" in bad.json()["detail"]
     finally:
         stop_process(server)

@@ -11,19 +11,22 @@ import base64
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import cnnguide
 
-pytest.importorskip("streamlit", reason="the app needs streamlit (pip install streamlit)")
+pytest.importorskip(
+    "streamlit", reason="the app needs streamlit (pip install streamlit)"
+)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import cnnguide.app as app_module  # noqa: E402
 
 APP = str(Path(app_module.__file__).resolve())
-TIMEOUT = 180  # seconds per script run: TensorFlow is slow to start on a busy 2-core CI box
+TIMEOUT = (
+    180  # seconds per script run: TensorFlow is slow to start on a busy 2-core CI box
+)
 
 from servers import free_port, stop_process, wait_for  # noqa: E402
 from tiny_models import png_bytes, save_tiny_model  # noqa: E402
@@ -79,7 +82,9 @@ def test_sample_and_slider(page):
 
 
 def test_upload_good_image(page):
-    page.file_uploader(key="upload").set_value(("chest.png", png_bytes(), "image/png")).run()
+    page.file_uploader(key="upload").set_value(
+        ("chest.png", png_bytes(), "image/png")
+    ).run()
     assert not page.exception, page.exception
     assert not page.error
     result = page.session_state["last_result"]
@@ -155,7 +160,9 @@ class DevTools:
 
     def call(self, method, **params):
         self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        self.ws.send(
+            json.dumps({"id": self.next_id, "method": method, "params": params})
+        )
         while True:
             message = json.loads(self.ws.recv(timeout=60))
             if message.get("id") == self.next_id:
@@ -164,7 +171,9 @@ class DevTools:
                 return message["result"]
 
     def evaluate(self, expression):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        result = self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True
+        )
         return result["result"].get("value")
 
     def close(self):
@@ -172,8 +181,11 @@ class DevTools:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package "
-                    "(apt-get install chromium) for the end-to-end browser test")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="needs Debian's chromium package "
+    "(apt-get install chromium) for the end-to-end browser test",
+)
 def test_end_to_end_upload_in_chromium(model_dir, tmp_path):
     import httpx
 
@@ -186,44 +198,99 @@ def test_end_to_end_upload_in_chromium(model_dir, tmp_path):
     from cnnguide.phantoms import make_phantom
 
     Image.fromarray(make_phantom(128, seed=5, subtype="lobar").images[0]).save(xray)
-    env = dict(os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    env = dict(
+        os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
+    )
     server = browser = devtools = None
     try:
         with open(server_log, "wb") as out:
-            server = subprocess.Popen(app_module.command(model_dir, port=port),
-                                      stdout=out, stderr=subprocess.STDOUT, env=env)
+            server = subprocess.Popen(
+                app_module.command(model_dir, port=port),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         base = f"http://127.0.0.1:{port}"
-        wait_for("streamlit", lambda: httpx.get(base + "/_stcore/health", timeout=2).status_code
-              == 200, 120, server, server_log)
+        wait_for(
+            "streamlit",
+            lambda: httpx.get(base + "/_stcore/health", timeout=2).status_code == 200,
+            120,
+            server,
+            server_log,
+        )
 
         with open(browser_log, "wb") as out:
             browser = subprocess.Popen(
-                [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-                 "--remote-debugging-port=0", "--window-size=1400,1000", "about:blank"],
-                stdout=out, stderr=subprocess.STDOUT, env=env)
+                [
+                    CHROMIUM,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    f"--user-data-dir={profile}",
+                    "--remote-debugging-port=0",
+                    "--window-size=1400,1000",
+                    "about:blank",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         active = profile / "DevToolsActivePort"
-        cdp_port = wait_for("chromium", lambda: active.read_text().split()[0], 60, browser,
-                         browser_log)
-        targets = wait_for("chromium targets", lambda: [
-            t for t in httpx.get(f"http://127.0.0.1:{cdp_port}/json/list", timeout=2).json()
-            if t["type"] == "page"], 30, browser, browser_log)
+        cdp_port = wait_for(
+            "chromium", lambda: active.read_text().split()[0], 60, browser, browser_log
+        )
+        targets = wait_for(
+            "chromium targets",
+            lambda: [
+                t
+                for t in httpx.get(
+                    f"http://127.0.0.1:{cdp_port}/json/list", timeout=2
+                ).json()
+                if t["type"] == "page"
+            ],
+            30,
+            browser,
+            browser_log,
+        )
         devtools = DevTools(targets[0]["webSocketDebuggerUrl"])
         devtools.call("Page.enable")
         devtools.call("Page.navigate", url=base)
 
-        wait_for("upload widget", lambda: devtools.evaluate(
-            "document.querySelector('input[type=file]') !== null"), 120)
+        wait_for(
+            "upload widget",
+            lambda: devtools.evaluate(
+                "document.querySelector('input[type=file]') !== null"
+            ),
+            120,
+        )
         body = devtools.evaluate("document.body.innerText")
         assert "not a diagnostic device" in body
         root = devtools.call("DOM.getDocument")["root"]["nodeId"]
-        node = devtools.call("DOM.querySelector", nodeId=root, selector="input[type=file]")
+        node = devtools.call(
+            "DOM.querySelector", nodeId=root, selector="input[type=file]"
+        )
         devtools.call("DOM.setFileInputFiles", nodeId=node["nodeId"], files=[str(xray)])
 
-        body = wait_for("prediction", lambda: (lambda t: t if "Label:" in t and "Grad-CAM" in t
-                     and devtools.evaluate("document.querySelectorAll('img').length") >= 2
-                     else None)(devtools.evaluate("document.body.innerText")), 120)
+        body = wait_for(
+            "prediction",
+            lambda: (
+                lambda t: (
+                    t
+                    if "Label:" in t
+                    and "Grad-CAM" in t
+                    and devtools.evaluate("document.querySelectorAll('img').length")
+                    >= 2
+                    else None
+                )
+            )(devtools.evaluate("document.body.innerText")),
+            120,
+        )
         assert "Probability of pneumonia" in body
         assert "chest.png" in body
         time.sleep(1.0)  # let the Grad-CAM image finish painting

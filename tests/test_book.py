@@ -37,20 +37,28 @@ def load(path: Path) -> dict:
 
 
 def markdown(nb: dict) -> str:
-    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    return "\n".join(
+        "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
+    )
 
 
 def test_every_toc_entry_exists():
     for entry in toc_files():
-        matches = [p for p in (ROOT / f"{entry}.md", ROOT / f"{entry}.ipynb") if p.exists()]
-        assert matches, f"_toc.yml lists {entry!r}, but neither {entry}.md nor {entry}.ipynb exists"
+        matches = [
+            p for p in (ROOT / f"{entry}.md", ROOT / f"{entry}.ipynb") if p.exists()
+        ]
+        assert matches, (
+            f"_toc.yml lists {entry!r}, but neither {entry}.md nor {entry}.ipynb exists"
+        )
 
 
 def test_every_notebook_is_in_the_toc():
     listed = set(toc_files())
     for path in NOTEBOOKS:
         entry = path.relative_to(ROOT).with_suffix("").as_posix()
-        assert entry in listed, f"{path.name} is not in _toc.yml, so the book would not show it"
+        assert entry in listed, (
+            f"{path.name} is not in _toc.yml, so the book would not show it"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -67,16 +75,22 @@ def test_chapter_follows_the_conventions(path):
     nb = load(path)
     first = "".join(nb["cells"][0]["source"])
     assert first.startswith("# "), f"{path.name} must open with a '# Title' cell"
-    assert "able to" in first, f"{path.name} must open with what the reader will be able to do"
+    assert "able to" in first, (
+        f"{path.name} must open with what the reader will be able to do"
+    )
     text = markdown(nb)
     exercises = re.findall(r"```\{exercise\}", text)
-    assert 2 <= len(exercises) <= 4, f"{path.name} has {len(exercises)} exercises (want 2 to 4)"
+    assert 2 <= len(exercises) <= 4, (
+        f"{path.name} has {len(exercises)} exercises (want 2 to 4)"
+    )
     starts = re.findall(r"```\{solution-start\}", text)
     ends = re.findall(r"```\{solution-end\}", text)
     assert len(starts) == len(ends) == len(exercises), (
         f"{path.name}: each exercise needs one executed solution (solution-start ... solution-end)"
     )
-    assert ":class: dropdown" in text, f"{path.name}: solutions should be toggled (:class: dropdown)"
+    assert ":class: dropdown" in text, (
+        f"{path.name}: solutions should be toggled (:class: dropdown)"
+    )
     assert "Note on the source" in text, f"{path.name} has no 'Note on the source' box"
 
 
@@ -89,8 +103,12 @@ def test_first_code_cell_installs_the_package_from_the_books_repository(path):
     assert 'find_spec("cnnguide") is None' in source and "%pip install" in source, (
         f"{path.name}: the first code cell should install cnnguide when it is missing"
     )
-    assert f"git+{url}" in source, f"{path.name}: install from {url} (repository.url in _config.yml)"
-    assert "remove-cell" in cell["metadata"].get("tags", []), f"{path.name}: hide the setup cell"
+    assert f"git+{url}" in source, (
+        f"{path.name}: install from {url} (repository.url in _config.yml)"
+    )
+    assert "remove-cell" in cell["metadata"].get("tags", []), (
+        f"{path.name}: hide the setup cell"
+    )
     from IPython.core.inputtransformer2 import TransformerManager
 
     python = TransformerManager().transform_cell(source)  # what the kernel runs
@@ -101,16 +119,20 @@ def test_first_code_cell_installs_the_package_from_the_books_repository(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_glued_number_is_computed_in_the_chapter(path):
     nb = load(path)
-    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    code = "\n".join(
+        "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"
+    )
     defined = set(GLUE_DEF.findall(code))
     # Keys glued in a loop: from an f-string template, or named as a string literal.
-    templates = [re.compile(re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(t)) + "$")
-                 for t in GLUE_FSTRING.findall(code)]
+    templates = [
+        re.compile(re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(t)) + "$")
+        for t in GLUE_FSTRING.findall(code)
+    ]
     literals = set(STRING_LITERAL.findall(code)) if "glue(" in code else set()
     for key in GLUE_REF.findall(markdown(nb)):
-        assert key in defined or key in literals or any(t.match(key) for t in templates), (
-            f"{path.name} shows glued value {key!r} that no cell glues"
-        )
+        assert (
+            key in defined or key in literals or any(t.match(key) for t in templates)
+        ), f"{path.name} shows glued value {key!r} that no cell glues"
 
 
 @pytest.mark.slow
@@ -125,9 +147,21 @@ def test_book_builds_without_execution(tmp_path):
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
     assert jupyter_book, "jupyter-book is not installed next to this Python"
     result = subprocess.run(
-        [jupyter_book, "build", str(ROOT), "-W", "-n", "--keep-going",
-         "--config", str(config_path), "--path-output", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=600,
+        [
+            jupyter_book,
+            "build",
+            str(ROOT),
+            "-W",
+            "-n",
+            "--keep-going",
+            "--config",
+            str(config_path),
+            "--path-output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     html = tmp_path / "out" / "_build" / "html"
@@ -138,4 +172,6 @@ def test_book_builds_without_execution(tmp_path):
     page = (html / "notebooks" / "08_training.html").read_text(encoding="utf-8")
     repo = config["repository"]["url"].removeprefix("https://github.com/")
     colab = f"https://colab.research.google.com/github/{repo}/blob/{config['repository']['branch']}/"
-    assert f'{colab}notebooks/08_training.ipynb"' in page, re.findall(r"colab[^\"]*", page)[:3]
+    assert f'{colab}notebooks/08_training.ipynb"' in page, re.findall(
+        r"colab[^\"]*", page
+    )[:3]

@@ -39,9 +39,14 @@ def _card(input_shape, *, threshold=0.5, is_real=False):
         "name": "tiny_test_cnn",
         "created": "2026-01-01T00:00:00+00:00",
         "disclaimer": cnnguide.DISCLAIMER,
-        "data": {"name": "Synthetic chest phantoms", "source": "synthetic (seed=0)",
-                 "citation": "", "is_real": is_real, "image_size": input_shape[0],
-                 "split_sizes": {"train": 1, "val": 1, "test": 1}},
+        "data": {
+            "name": "Synthetic chest phantoms",
+            "source": "synthetic (seed=0)",
+            "citation": "",
+            "is_real": is_real,
+            "image_size": input_shape[0],
+            "split_sizes": {"train": 1, "val": 1, "test": 1},
+        },
         "config": {"image_size": input_shape[0], "epochs": 0, "seed": 0},
         "seed": 0,
         "training_seconds": 0.0,
@@ -55,16 +60,26 @@ def _card(input_shape, *, threshold=0.5, is_real=False):
     }
 
 
-def _save_tiny_model(folder: Path, input_shape, *, threshold=0.5, is_real=False) -> Path:
+def _save_tiny_model(
+    folder: Path, input_shape, *, threshold=0.5, is_real=False
+) -> Path:
     """Brighter image -> higher probability: p = sigmoid(8 * mean(box-filtered x) - 3)."""
     import keras
 
     inputs = keras.Input(input_shape)
-    conv = keras.layers.Conv2D(1, 3, padding="same", activation="relu", name="last_conv")
+    conv = keras.layers.Conv2D(
+        1, 3, padding="same", activation="relu", name="last_conv"
+    )
     dense = keras.layers.Dense(1, activation="sigmoid")
-    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(conv(inputs))))
-    conv.set_weights([np.full((3, 3, input_shape[-1], 1), 1 / 9, np.float32),
-                      np.zeros(1, np.float32)])
+    model = keras.Model(
+        inputs, dense(keras.layers.GlobalAveragePooling2D()(conv(inputs)))
+    )
+    conv.set_weights(
+        [
+            np.full((3, 3, input_shape[-1], 1), 1 / 9, np.float32),
+            np.zeros(1, np.float32),
+        ]
+    )
     dense.set_weights([np.array([[8.0]], np.float32), np.array([-3.0], np.float32)])
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
@@ -76,7 +91,9 @@ def _save_tiny_model(folder: Path, input_shape, *, threshold=0.5, is_real=False)
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     pytest.importorskip("cnnguide.train")
-    return _save_tiny_model(tmp_path_factory.mktemp("model"), (28, 28, 1), threshold=0.5)
+    return _save_tiny_model(
+        tmp_path_factory.mktemp("model"), (28, 28, 1), threshold=0.5
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +110,9 @@ def images(tmp_path_factory):
     paths = {}
     dark = (rng.random((28, 28)) * 40).astype(np.uint8)
     bright = (200 + rng.random((28, 28)) * 55).astype(np.uint8)
-    large = (120 + rng.random((64, 80)) * 60).astype(np.uint8)  # resized to 28x28 on load
+    large = (120 + rng.random((64, 80)) * 60).astype(
+        np.uint8
+    )  # resized to 28x28 on load
     for name, array in (("dark", dark), ("bright", bright), ("large", large)):
         paths[name] = folder / f"{name}.png"
         Image.fromarray(array, mode="L").save(paths[name])
@@ -136,8 +155,13 @@ def test_missing_command_is_a_usage_error(capsys):
 
 
 def test_python_dash_m_help_in_a_subprocess():
-    run = subprocess.run([sys.executable, "-m", "cnnguide", "--help"], capture_output=True,
-                         text=True, env=_env(), timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", "cnnguide", "--help"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=60,
+    )
     assert run.returncode == 0
     assert "usage: cnnguide" in run.stdout and "predict" in run.stdout
 
@@ -151,8 +175,13 @@ def test_help_and_data_do_not_import_tensorflow(tmp_path):
     )
     env = _env(CNNGUIDE_OFFLINE="1", CNNGUIDE_CACHE=str(tmp_path / "cache"))
     env.pop("CNNGUIDE_DATA", None)
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert run.returncode == 0, run.stderr
     assert "HEAVY False False" in run.stdout
 
@@ -197,7 +226,9 @@ def test_data_bad_size_is_a_one_line_error(capsys):
 
 
 def test_data_download_failure_is_a_one_line_error(clean_data_env, monkeypatch, capsys):
-    monkeypatch.setenv("CNNGUIDE_DATA_URL", "http://127.0.0.1:9/")  # nothing listens there
+    monkeypatch.setenv(
+        "CNNGUIDE_DATA_URL", "http://127.0.0.1:9/"
+    )  # nothing listens there
     assert cli.main(["data", "--download", "--size", "28"]) == 1
     err = capsys.readouterr().err  # pooch may log "Downloading data from ..." first
     lines = [line for line in _error_lines(err) if line.startswith("cnnguide:")]
@@ -225,13 +256,26 @@ def test_predict_good_images(model_dir, images, capsys):
 
 def test_predict_json_and_threshold_override(model_dir, images, capsys):
     files = [str(images["dark"]), str(images["bright"])]
-    assert cli.main(["predict", str(model_dir / "model.keras"), *files, "--json",
-                     "--threshold", "0.0"]) == 0
+    assert (
+        cli.main(
+            [
+                "predict",
+                str(model_dir / "model.keras"),
+                *files,
+                "--json",
+                "--threshold",
+                "0.0",
+            ]
+        )
+        == 0
+    )
     payload = json.loads(capsys.readouterr().out)
     assert payload["threshold"] == 0.0 and payload["disclaimer"] == cnnguide.DISCLAIMER
     assert payload["errors"] == [] and payload["image_size"] == 28
     assert [p["file"] for p in payload["predictions"]] == files
-    assert all(p["label"] == "pneumonia" for p in payload["predictions"])  # p >= 0 always
+    assert all(
+        p["label"] == "pneumonia" for p in payload["predictions"]
+    )  # p >= 0 always
     assert payload["predictions"][0]["probability"] == pytest.approx(
         _expected_probability(model_dir, files[0]), abs=1e-6
     )
@@ -239,28 +283,51 @@ def test_predict_json_and_threshold_override(model_dir, images, capsys):
 
 def test_predict_writes_gradcam_overlays(model_dir, images, tmp_path, capsys):
     single = tmp_path / "one.png"
-    assert cli.main(["predict", str(model_dir), str(images["bright"]), "--gradcam",
-                     str(single)]) == 0
+    assert (
+        cli.main(
+            ["predict", str(model_dir), str(images["bright"]), "--gradcam", str(single)]
+        )
+        == 0
+    )
     assert f"Grad-CAM: {single}" in capsys.readouterr().out
     with Image.open(single) as im:
         assert im.format == "PNG" and im.size[0] > 100
     several = tmp_path / "cam.png"
-    assert cli.main(["predict", str(model_dir), str(images["bright"]), str(images["large"]),
-                     "--gradcam", str(several), "--json"]) == 0
+    assert (
+        cli.main(
+            [
+                "predict",
+                str(model_dir),
+                str(images["bright"]),
+                str(images["large"]),
+                "--gradcam",
+                str(several),
+                "--json",
+            ]
+        )
+        == 0
+    )
     payload = json.loads(capsys.readouterr().out)
     written = [p["gradcam"] for p in payload["predictions"]]
-    assert written == [str(tmp_path / "cam_bright.png"), str(tmp_path / "cam_large.png")]
+    assert written == [
+        str(tmp_path / "cam_bright.png"),
+        str(tmp_path / "cam_large.png"),
+    ]
     assert all(Path(path).is_file() for path in written)
 
 
 def test_predict_text_file_renamed_png(model_dir, images, capsys):
-    code = cli.main(["predict", str(model_dir), str(images["text"]), str(images["bright"])])
+    code = cli.main(
+        ["predict", str(model_dir), str(images["text"]), str(images["bright"])]
+    )
     assert code == 1
     captured = capsys.readouterr()
     lines = _error_lines(captured.err)
     assert len(lines) == 1 and lines[0].startswith("cnnguide: error: ")
     assert "notes.png" in lines[0] and "Traceback" not in captured.err
-    assert f"{images['bright']}: p(pneumonia)=" in captured.out  # the good file still ran
+    assert (
+        f"{images['bright']}: p(pneumonia)=" in captured.out
+    )  # the good file still ran
 
 
 def test_predict_colour_photo_is_refused(model_dir, images, capsys):
@@ -302,9 +369,13 @@ def test_corrupt_model_file(tmp_path, images, capsys):
 def test_debug_shows_the_traceback(tmp_path, images):
     pytest.importorskip("cnnguide.train")
     with pytest.raises(FileNotFoundError):
-        cli.main(["--debug", "predict", str(tmp_path / "nowhere"), str(images["bright"])])
+        cli.main(
+            ["--debug", "predict", str(tmp_path / "nowhere"), str(images["bright"])]
+        )
     with pytest.raises(FileNotFoundError):  # --debug after the subcommand works too
-        cli.main(["predict", "--debug", str(tmp_path / "nowhere"), str(images["bright"])])
+        cli.main(
+            ["predict", "--debug", str(tmp_path / "nowhere"), str(images["bright"])]
+        )
 
 
 def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):
@@ -314,8 +385,10 @@ def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_cmd_data", boom)
     assert cli.main(["data"]) == 1
     lines = _error_lines(capsys.readouterr().err)
-    assert lines == ["cnnguide: error: unexpected RuntimeError: something nobody planned for "
-                     "(rerun with --debug for the traceback)"]
+    assert lines == [
+        "cnnguide: error: unexpected RuntimeError: something nobody planned for "
+        "(rerun with --debug for the traceback)"
+    ]
     with pytest.raises(RuntimeError):
         cli.main(["--debug", "data"])
 
@@ -339,8 +412,9 @@ def test_evaluate_on_phantoms(model_dir, clean_data_env, capsys):
     with pytest.warns(data.PhantomDataWarning):
         dataset = data.load_dataset(28)
     model, _ = train.load(model_dir)
-    expected = metrics.binary_metrics(dataset["test"].labels,
-                                      train.predict_proba(model, dataset["test"].images), 0.5)
+    expected = metrics.binary_metrics(
+        dataset["test"].labels, train.predict_proba(model, dataset["test"].images), 0.5
+    )
     assert payload["n"] == len(dataset["test"].labels)
     for key in ("accuracy", "recall", "specificity", "tp", "fp"):
         assert result[key] == pytest.approx(expected[key])
@@ -349,13 +423,17 @@ def test_evaluate_on_phantoms(model_dir, clean_data_env, capsys):
     out = capsys.readouterr().out
     assert "SYNTHETIC PHANTOMS" in out and "val split" in out
     assert "threshold 0.5000: saved in the model card" in out
-    assert "roc_auc" in out and "confusion: tn=" in out and out.rstrip().endswith(
-        cnnguide.DISCLAIMER)
+    assert (
+        "roc_auc" in out
+        and "confusion: tn=" in out
+        and out.rstrip().endswith(cnnguide.DISCLAIMER)
+    )
 
 
 @pytest.mark.skipif(not HAVE_REAL_DATA, reason=f"no pneumoniamnist.npz in {REAL_DATA}")
-def test_evaluate_on_real_data_warns_about_a_phantom_trained_model(model_dir, clean_data_env,
-                                                                   monkeypatch, capsys):
+def test_evaluate_on_real_data_warns_about_a_phantom_trained_model(
+    model_dir, clean_data_env, monkeypatch, capsys
+):
     monkeypatch.setenv("CNNGUIDE_DATA", str(REAL_DATA))
     assert cli.main(["evaluate", str(model_dir), "--threshold", "0.9"]) == 0
     out = capsys.readouterr().out
@@ -367,7 +445,9 @@ def test_evaluate_on_real_data_warns_about_a_phantom_trained_model(model_dir, cl
 def test_evaluate_missing_model(tmp_path, capsys):
     pytest.importorskip("cnnguide.train")
     assert cli.main(["evaluate", str(tmp_path / "nothing")]) == 1
-    assert _error_lines(capsys.readouterr().err)[0].startswith("cnnguide: error: no model at")
+    assert _error_lines(capsys.readouterr().err)[0].startswith(
+        "cnnguide: error: no model at"
+    )
 
 
 def test_evaluate_size_without_a_dataset(tmp_path, clean_data_env, capsys):
@@ -387,8 +467,24 @@ def test_train_one_epoch_on_tiny_phantoms(clean_data_env, tmp_path, images, caps
     out_dir = tmp_path / "run"
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"epochs": 5, "widths": [8, 16], "dense_units": 16}))
-    code = cli.main(["train", "--config", str(config), "--epochs", "1", "--seed", "3",
-                     "--n-phantoms", "60", "--n-boot", "20", "--out", str(out_dir), "--json"])
+    code = cli.main(
+        [
+            "train",
+            "--config",
+            str(config),
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+            "--n-phantoms",
+            "60",
+            "--n-boot",
+            "20",
+            "--out",
+            str(out_dir),
+            "--json",
+        ]
+    )
     assert code == 0
     captured = capsys.readouterr()
     payload = json.loads(captured.out)

@@ -71,7 +71,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _real_dir():
-    for d in (os.environ.get("CNNGUIDE_DATA"), REPO.parent / "shared" / "data", "/work/shared/data"):
+    for d in (
+        os.environ.get("CNNGUIDE_DATA"),
+        REPO.parent / "shared" / "data",
+        "/work/shared/data",
+    ):
         if d and (Path(d) / "pneumoniamnist.npz").is_file():
             return Path(d)
     return None
@@ -92,7 +96,9 @@ def test_explicit_data_dir(clean_data_env, tmp_path):
     path = write_npz(tmp_path / "mine")
     ds = load_pneumoniamnist(28, tmp_path / "mine")
     assert ds.is_real and ds.name == "PneumoniaMNIST" and ds.source == str(path)
-    assert ds["train"].images.shape == (6, 28, 28) and ds["train"].images.dtype == np.uint8
+    assert (
+        ds["train"].images.shape == (6, 28, 28) and ds["train"].images.dtype == np.uint8
+    )
     assert ds["train"].labels.shape == (6,) and ds["train"].labels.dtype == np.uint8
     assert ds.notice == "" and ds.image_size == 28
     assert ds.counts() == {
@@ -131,7 +137,9 @@ def test_sizes_use_medmnist_file_names(clean_data_env, tmp_path):
     assert load_pneumoniamnist(64, tmp_path).source.endswith("pneumoniamnist_64.npz")
     assert load_pneumoniamnist(64, tmp_path)["test"].images.shape == (3, 64, 64)
     assert data.pneumoniamnist_filename(224) == "pneumoniamnist_224.npz"
-    assert data.pneumoniamnist_url(128).endswith("/10519652/files/pneumoniamnist_128.npz?download=1")
+    assert data.pneumoniamnist_url(128).endswith(
+        "/10519652/files/pneumoniamnist_128.npz?download=1"
+    )
     with pytest.raises(ValueError, match="size=32"):
         load_pneumoniamnist(32, tmp_path)
 
@@ -150,7 +158,9 @@ def test_not_found_offline_says_where_and_how(clean_data_env, tmp_path, monkeypa
     assert str(tmp_path / "missing") in msg and str(tmp_path / "empty") in msg
     assert str(clean_data_env) in msg
     assert "CNNGUIDE_OFFLINE=1" in msg and "CNNGUIDE_DATA" in msg
-    assert "https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1" in msg
+    assert (
+        "https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1" in msg
+    )
     assert not clean_data_env.exists()  # nothing was written
 
 
@@ -281,7 +291,11 @@ def test_load_dataset_falls_back_to_phantoms_with_notice(clean_data_env):
     assert ds.source == "synthetic (seed=3)"
     for phrase in ("SYNTHETIC PHANTOMS", "NOT results", "CNNGUIDE_DATA", "zenodo.org"):
         assert phrase in ds.notice
-    assert {k: len(v) for k, v in ds.splits.items()} == {"train": 34, "val": 6, "test": 8}
+    assert {k: len(v) for k, v in ds.splits.items()} == {
+        "train": 34,
+        "val": 6,
+        "test": 8,
+    }
     for split in ds.splits.values():
         assert split.images.dtype == np.uint8 and split.images.shape[1:] == (28, 28)
         assert split.labels.dtype == np.uint8 and set(np.unique(split.labels)) <= {0, 1}
@@ -292,7 +306,11 @@ def test_load_dataset_falls_back_to_phantoms_with_notice(clean_data_env):
     assert 0.6 <= frac <= 0.85
     # banner: amber, says what it is
     page = ds._repr_html_()
-    assert "SYNTHETIC PHANTOMS" in page and "#b35c00" in page and "NOT CHEST X-RAYS" in page
+    assert (
+        "SYNTHETIC PHANTOMS" in page
+        and "#b35c00" in page
+        and "NOT CHEST X-RAYS" in page
+    )
     assert "SYNTHETIC PHANTOMS" in repr(ds)
 
 
@@ -334,7 +352,9 @@ def test_split_as_float():
     x = u8.as_float()
     assert x.shape == (1, 2, 2, 1) and x.dtype == np.float32
     np.testing.assert_allclose(x[0, :, :, 0], [[0, 1], [0.2, 0.4]], atol=1e-7)
-    f = Split(np.array([[[0.0, 1.0], [0.5, 0.25]]], np.float64), np.array([0], np.uint8))
+    f = Split(
+        np.array([[[0.0, 1.0], [0.5, 0.25]]], np.float64), np.array([0], np.uint8)
+    )
     y = f.as_float()
     assert y.shape == (1, 2, 2, 1) and y.dtype == np.float32
     np.testing.assert_allclose(y[0, :, :, 0], [[0, 1], [0.5, 0.25]])
@@ -354,7 +374,9 @@ def test_dataset_repr_and_getitem(clean_data_env, tmp_path):
     with pytest.raises(KeyError, match="No split 'validation'"):
         ds["validation"]
     text = repr(ds)
-    assert "PneumoniaMNIST" in text and "train: 6 images (3 normal, 3 pneumonia)" in text
+    assert (
+        "PneumoniaMNIST" in text and "train: 6 images (3 normal, 3 pneumonia)" in text
+    )
     assert "10.1016/j.cell.2018.02.010" in text and "10.1038/s41597-022-01721-8" in text
     page = ds._repr_html_()
     assert "#1b6e3a" in page and "CC BY 4.0" in page and "SYNTHETIC" not in page
@@ -371,7 +393,11 @@ def test_real_pneumoniamnist_counts(monkeypatch):
     ds = load_dataset(28)
     assert ds.is_real and ds.notice == ""
     shapes = {k: v.images.shape for k, v in ds.splits.items()}
-    assert shapes == {"train": (4708, 28, 28), "val": (524, 28, 28), "test": (624, 28, 28)}
+    assert shapes == {
+        "train": (4708, 28, 28),
+        "val": (524, 28, 28),
+        "test": (624, 28, 28),
+    }
     assert ds.counts() == {
         "train": {"normal": 1214, "pneumonia": 3494},
         "val": {"normal": 135, "pneumonia": 389},
@@ -405,7 +431,9 @@ def _image_in_mode(mode):
         return Image.fromarray(g.astype(np.uint16) * 257)  # 0..65535
     base = Image.fromarray(g)
     if mode == "P":
-        return base.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
+        return base.convert("RGB").convert(
+            "P", palette=Image.Palette.ADAPTIVE, colors=256
+        )
     return base.convert(mode)
 
 
@@ -462,7 +490,9 @@ def test_colour_photo_refused_unless_allowed():
     hues = rng.integers(0, 256, (48, 48, 1), dtype=np.uint8)
     photo = np.concatenate([hues, 255 - hues, np.full_like(hues, 40)], axis=-1)
     raw = png_bytes(Image.fromarray(photo, "RGB"))
-    with pytest.raises(ImageError, match="looks like a colour photograph, not a chest X-ray"):
+    with pytest.raises(
+        ImageError, match="looks like a colour photograph, not a chest X-ray"
+    ):
         load_image(raw)
     assert load_image(raw, allow_colour=True).shape == (48, 48)
     # a grey radiograph saved as RGB passes
@@ -480,7 +510,10 @@ def _bomb_png(width=100_000, height=100_000):
 
 
 def _truncated_jpeg():
-    raw = png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8)), "JPEG")
+    raw = png_bytes(
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8)),
+        "JPEG",
+    )
     return raw[: len(raw) // 2]
 
 
@@ -547,13 +580,21 @@ def make_folder(root, splits=("train", "val", "test"), per_class=2, names=None):
 
 def test_folder_any_case_and_hidden_files(tmp_path):
     root = make_folder(
-        tmp_path / "xr", names={"train": "TRAIN", "test": "Test", "normal": "NORMAL", "pneumonia": "Pneumonia"}
+        tmp_path / "xr",
+        names={
+            "train": "TRAIN",
+            "test": "Test",
+            "normal": "NORMAL",
+            "pneumonia": "Pneumonia",
+        },
     )
     (root / "TRAIN" / "NORMAL" / ".DS_Store").write_bytes(b"\0\0junk")
     (root / ".DS_Store").write_bytes(b"junk")
     ds = load_image_folder(root, size=16)
     assert ds.is_real and ds.notice == "" and ds.skipped == () and ds.image_size == 16
-    assert ds.counts() == {s: {"normal": 2, "pneumonia": 2} for s in ("train", "val", "test")}
+    assert ds.counts() == {
+        s: {"normal": 2, "pneumonia": 2} for s in ("train", "val", "test")
+    }
     x = ds["train"]
     assert x.images.shape == (4, 16, 16) and x.images.dtype == np.float32
     assert x.labels.tolist() == [0, 0, 1, 1]
@@ -564,7 +605,10 @@ def test_folder_any_case_and_hidden_files(tmp_path):
 
 
 def test_folder_kermany_layout_nested(tmp_path):
-    make_folder(tmp_path / "download" / "chest_xray", names={"normal": "NORMAL", "pneumonia": "PNEUMONIA"})
+    make_folder(
+        tmp_path / "download" / "chest_xray",
+        names={"normal": "NORMAL", "pneumonia": "PNEUMONIA"},
+    )
     (tmp_path / "download" / "__MACOSX").mkdir()
     ds = load_image_folder(tmp_path / "download", size=8)
     assert ds.source == str(tmp_path / "download" / "chest_xray")
@@ -626,7 +670,9 @@ def _spoil(root):
     return bad
 
 
-@pytest.mark.parametrize("name", ["notes.txt", "fake.png", "empty.jpg", "cut.jpeg", "huge.png"])
+@pytest.mark.parametrize(
+    "name", ["notes.txt", "fake.png", "empty.jpg", "cut.jpeg", "huge.png"]
+)
 def test_folder_bad_file_raises_naming_it(tmp_path, name):
     root = make_folder(tmp_path / "xr")
     bad = root / "train" / "pneumonia"
@@ -647,7 +693,9 @@ def test_folder_skip_mode_reports(tmp_path):
         ds = load_image_folder(root, size=8, on_error="skip")
     skipped = dict(ds.skipped)
     assert len(skipped) == 6
-    assert "not an image file" in skipped[str(root / "train" / "pneumonia" / "notes.txt")]
+    assert (
+        "not an image file" in skipped[str(root / "train" / "pneumonia" / "notes.txt")]
+    )
     assert "decompression" in skipped[str(root / "train" / "pneumonia" / "huge.png")]
     assert "unexpected folder" in skipped[str(root / "train" / "covid")]
     assert ds.counts()["train"] == {"normal": 2, "pneumonia": 2}

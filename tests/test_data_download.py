@@ -21,7 +21,9 @@ def tiny_npz_bytes(size=28):
     rng = np.random.default_rng(1)
     arrays = {}
     for split, n in (("train", 6), ("val", 2), ("test", 4)):
-        arrays[f"{split}_images"] = rng.integers(0, 256, (n, size, size), dtype=np.uint8)
+        arrays[f"{split}_images"] = rng.integers(
+            0, 256, (n, size, size), dtype=np.uint8
+        )
         arrays[f"{split}_labels"] = (np.arange(n) % 2).astype(np.uint8)[:, None]
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
@@ -74,7 +76,11 @@ def online(clean_data_env, monkeypatch):
 
 
 def files_in(folder):
-    return sorted(p.name for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+    return (
+        sorted(p.name for p in folder.rglob("*") if p.is_file())
+        if folder.exists()
+        else []
+    )
 
 
 def test_good_download_lands_in_cache_once(online, monkeypatch):
@@ -87,7 +93,9 @@ def test_good_download_lands_in_cache_once(online, monkeypatch):
         assert files_in(online) == ["pneumoniamnist.npz"]
         assert (online / "pneumoniamnist.npz").read_bytes() == body
         assert ds.is_real and ds.source == str(online / "pneumoniamnist.npz")
-        assert ds["train"].images.shape == (6, 28, 28) and ds["train"].labels.shape == (6,)
+        assert ds["train"].images.shape == (6, 28, 28) and ds["train"].labels.shape == (
+            6,
+        )
         # the second call reads the cache: no new request
         assert load_dataset(28).is_real
         assert len(server.paths) == 1
@@ -97,7 +105,9 @@ def test_other_sizes_download_their_own_file(online, monkeypatch):
     body = tiny_npz_bytes(64)
     monkeypatch.setitem(data.MD5, 64, hashlib.md5(body).hexdigest())
     with Server(body) as server:
-        monkeypatch.setenv("CNNGUIDE_DATA_URL", server.url.rstrip("/"))  # slash optional
+        monkeypatch.setenv(
+            "CNNGUIDE_DATA_URL", server.url.rstrip("/")
+        )  # slash optional
         assert load_pneumoniamnist(64)["val"].images.shape == (2, 64, 64)
         assert server.paths == ["/pneumoniamnist_64.npz?download=1"]
     assert files_in(online) == ["pneumoniamnist_64.npz"]
@@ -163,7 +173,9 @@ def test_silent_server_times_out(online, monkeypatch):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)  # the kernel accepts; nobody ever replies
-        monkeypatch.setenv("CNNGUIDE_DATA_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/")
+        monkeypatch.setenv(
+            "CNNGUIDE_DATA_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        )
         with pytest.raises(DataNotFoundError, match="Timeout"):
             load_pneumoniamnist(28)
     assert files_in(online) == []

@@ -11,17 +11,21 @@ def model():
     import keras
 
     keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
-        keras.layers.BatchNormalization(),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="last_conv"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dropout(0.2),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(
+                32, 3, padding="same", activation="relu", name="last_conv"
+            ),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -63,19 +67,29 @@ def test_int8_is_fully_integer_and_close(model, exported, data):
     _, images, _ = data
     lite = edge.TFLiteClassifier(exported["int8"])
     assert lite.input_dtype == np.int8
-    keras_p = model(images.astype(np.float32)[..., None] / 255.0, training=False).numpy().ravel()
+    keras_p = (
+        model(images.astype(np.float32)[..., None] / 255.0, training=False)
+        .numpy()
+        .ravel()
+    )
     p8 = lite.predict_proba(images)
     assert np.all((0.0 <= p8) & (p8 <= 1.0))
     assert np.max(np.abs(p8 - keras_p)) < 0.05  # calibration keeps int8 near float
     # uint8 and float [0, 1] inputs are the same images
-    np.testing.assert_allclose(p8, lite.predict_proba(images.astype(np.float32) / 255.0))
+    np.testing.assert_allclose(
+        p8, lite.predict_proba(images.astype(np.float32) / 255.0)
+    )
 
 
 def test_compare_rows(model, exported, data):
     _, images, labels = data
     rows = edge.compare(model, exported, images, labels, n_timing=5)
-    assert [r["format"] for r in rows] == ["Keras (.keras)", "TFLite float32", "TFLite float16",
-                                           "TFLite int8"]
+    assert [r["format"] for r in rows] == [
+        "Keras (.keras)",
+        "TFLite float32",
+        "TFLite float16",
+        "TFLite int8",
+    ]
     for r in rows:
         assert r["size_kb"] > 0 and r["latency_ms"] > 0 and 0.0 <= r["roc_auc"] <= 1.0
     assert rows[0]["max_abs_diff"] == 0.0
@@ -98,4 +112,6 @@ def test_bad_arguments(model, tmp_path):
 
 def test_wrong_image_shape(exported):
     with pytest.raises(ValueError, match="shaped"):
-        edge.TFLiteClassifier(exported["float32"]).predict_proba(np.zeros((2, 32, 32), np.uint8))
+        edge.TFLiteClassifier(exported["float32"]).predict_proba(
+            np.zeros((2, 32, 32), np.uint8)
+        )

@@ -13,7 +13,12 @@ SAME_PACKAGE = {"tensorflow-cpu": "tensorflow"}
 
 
 def name_of(requirement: str) -> str:
-    name = re.match(r"\s*([A-Za-z0-9_.\-]+)", requirement).group(1).lower().replace("_", "-")
+    name = (
+        re.match(r"\s*([A-Za-z0-9_.\-]+)", requirement)
+        .group(1)
+        .lower()
+        .replace("_", "-")
+    )
     return SAME_PACKAGE.get(name, name)
 
 
@@ -46,16 +51,23 @@ def test_environment_yml_matches_pyproject():
 def test_lower_bounds_agree():
     """Where both files pin a lower bound, it is the same bound."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    py = {name_of(r): re.search(r">=\s*([\w.]+)", r) for r in project["dependencies"]
-          + sum(project["optional-dependencies"].values(), [])}
+    py = {
+        name_of(r): re.search(r">=\s*([\w.]+)", r)
+        for r in project["dependencies"]
+        + sum(project["optional-dependencies"].values(), [])
+    }
     env = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
     pip = next(d["pip"] for d in env if isinstance(d, dict))
-    flat = [d for d in env if isinstance(d, str)] + [r for r in pip if not r.startswith("-e")]
+    flat = [d for d in env if isinstance(d, str)] + [
+        r for r in pip if not r.startswith("-e")
+    ]
     for requirement in flat:
         name = name_of(requirement)
         ours, theirs = py.get(name), re.search(r">=\s*([\w.]+)", requirement)
         if ours and theirs:
-            assert ours.group(1) == theirs.group(1), f"{name}: >={ours.group(1)} vs >={theirs.group(1)}"
+            assert ours.group(1) == theirs.group(1), (
+                f"{name}: >={ours.group(1)} vs >={theirs.group(1)}"
+            )
 
 
 def test_environment_yml_installs_the_package():

@@ -72,8 +72,12 @@ def _threshold_model(dense_weights, *, pool: int = 1) -> keras.Model:
     dense = keras.layers.Dense(1, activation="sigmoid")
     outputs = dense(x)
     model = keras.Model(inputs, outputs)
-    conv.set_weights([np.ones((1, 1, 1, 2), np.float32), np.array([-0.75, -0.25], np.float32)])
-    dense.set_weights([np.array(dense_weights, np.float32).reshape(2, 1), np.zeros(1, np.float32)])
+    conv.set_weights(
+        [np.ones((1, 1, 1, 2), np.float32), np.array([-0.75, -0.25], np.float32)]
+    )
+    dense.set_weights(
+        [np.array(dense_weights, np.float32).reshape(2, 1), np.zeros(1, np.float32)]
+    )
     return model
 
 
@@ -81,7 +85,9 @@ def test_only_path_channel_puts_heat_on_its_region_only():
     heat = grad_cam(_threshold_model([1.0, 0.0]), _two_region_image())
     assert heat.shape == (SIZE, SIZE) and heat.dtype == np.float32
     np.testing.assert_allclose(heat[R], 1.0, atol=1e-5)
-    np.testing.assert_allclose(heat[~_region_mask(R)], 0.0, atol=1e-6)  # S is bright too, but silent
+    np.testing.assert_allclose(
+        heat[~_region_mask(R)], 0.0, atol=1e-6
+    )  # S is bright too, but silent
     assert heat_in_mask(heat, _region_mask(R)) == pytest.approx(1.0)
     assert pointing_game(heat, _region_mask(R))
 
@@ -120,9 +126,13 @@ def test_coarse_feature_map_is_resized_and_still_points_at_the_region():
 
 def test_rgb_input_only_the_red_channel_reaches_the_output():
     inputs = keras.Input((SIZE, SIZE, 3))
-    conv = keras.layers.Conv2D(2, 1, activation="relu", use_bias=False, name="last_conv")
+    conv = keras.layers.Conv2D(
+        2, 1, activation="relu", use_bias=False, name="last_conv"
+    )
     dense = keras.layers.Dense(1, activation="sigmoid")
-    model = keras.Model(inputs, dense(keras.layers.GlobalAveragePooling2D()(conv(inputs))))
+    model = keras.Model(
+        inputs, dense(keras.layers.GlobalAveragePooling2D()(conv(inputs)))
+    )
     kernel = np.zeros((1, 1, 3, 2), np.float32)
     kernel[0, 0, 0, 0] = 1.0  # channel 0 = red
     kernel[0, 0, 1, 1] = 1.0  # channel 1 = green
@@ -154,14 +164,21 @@ def test_dead_layer_gives_an_all_zero_map():
 
 def _conv_block(name_prefix=""):
     return [
-        keras.layers.Conv2D(4, 3, padding="same", activation="relu", name=f"{name_prefix}c1"),
+        keras.layers.Conv2D(
+            4, 3, padding="same", activation="relu", name=f"{name_prefix}c1"
+        ),
         keras.layers.MaxPooling2D(2),
-        keras.layers.Conv2D(6, 3, padding="same", activation="relu", name=f"{name_prefix}last_conv"),
+        keras.layers.Conv2D(
+            6, 3, padding="same", activation="relu", name=f"{name_prefix}last_conv"
+        ),
     ]
 
 
 def _head():
-    return [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")]
+    return [
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ]
 
 
 def _reference_heat(features, gradients, size):
@@ -171,7 +188,9 @@ def _reference_heat(features, gradients, size):
     cam = np.maximum((features * weights).sum(axis=-1), 0.0)
     if cam.max() <= 0:
         return np.zeros((size, size), np.float32)
-    resized = tf.image.resize((cam / cam.max())[..., None], (size, size)).numpy()[..., 0]
+    resized = tf.image.resize((cam / cam.max())[..., None], (size, size)).numpy()[
+        ..., 0
+    ]
     return resized / resized.max()
 
 
@@ -186,7 +205,9 @@ def _direct(feature_and_output, image, class_index):
 
 
 def _sequential(channels=1):
-    return keras.Sequential([keras.Input((SIZE, SIZE, channels)), *_conv_block(), *_head()])
+    return keras.Sequential(
+        [keras.Input((SIZE, SIZE, channels)), *_conv_block(), *_head()]
+    )
 
 
 def _functional(channels=1):
@@ -214,7 +235,9 @@ def _direct_flat(model, target="last_conv"):
 
 
 def _custom_backbone(channels=1):
-    return keras.Sequential([keras.Input((SIZE, SIZE, channels)), *_conv_block()], name="backbone")
+    return keras.Sequential(
+        [keras.Input((SIZE, SIZE, channels)), *_conv_block()], name="backbone"
+    )
 
 
 def _wrap(backbone, shape, *, sequential=False):
@@ -281,8 +304,12 @@ def test_functional_matches_direct_computation():
     # an earlier layer, by name
     # an earlier layer, by name, against the usual two-output probe model
     probe = keras.Model(model.inputs, [model.get_layer("c1").output, model.output])
-    _assert_matches(model, lambda x: probe(x, training=False), _image((SIZE, SIZE, 1)), layer="c1")
-    _assert_matches(model, _direct_flat(model, "c1"), _image((SIZE, SIZE, 1)), layer="c1")
+    _assert_matches(
+        model, lambda x: probe(x, training=False), _image((SIZE, SIZE, 1)), layer="c1"
+    )
+    _assert_matches(
+        model, _direct_flat(model, "c1"), _image((SIZE, SIZE, 1)), layer="c1"
+    )
 
 
 @pytest.mark.parametrize("sequential_outer", [False, True])
@@ -295,7 +322,9 @@ def test_custom_nested_backbone_matches_direct_computation(sequential_outer):
     direct = _direct_nested(model, backbone, "last_conv")
     _assert_matches(model, direct, image)
     # a bare name is found inside the backbone too
-    np.testing.assert_array_equal(grad_cam(model, image, layer="last_conv"), grad_cam(model, image))
+    np.testing.assert_array_equal(
+        grad_cam(model, image, layer="last_conv"), grad_cam(model, image)
+    )
 
 
 def test_the_published_recipe_fails_on_nested_models_but_grad_cam_does_not():
@@ -350,7 +379,9 @@ def test_grey_image_into_rgb_backbone_is_repeated_over_channels(mobilenet):
     _, model = mobilenet
     grey = _image((SIZE, SIZE), seed=4)
     np.testing.assert_allclose(
-        grad_cam(model, grey), grad_cam(model, np.repeat(grey[..., None], 3, axis=-1)), atol=1e-6
+        grad_cam(model, grey),
+        grad_cam(model, np.repeat(grey[..., None], 3, axis=-1)),
+        atol=1e-6,
     )
 
 
@@ -387,7 +418,9 @@ def test_image_formats_give_the_same_heat():
     as_float = image_u8.astype(np.float32) / 255.0
     reference = grad_cam(model, as_float)
     np.testing.assert_allclose(grad_cam(model, image_u8), reference, atol=1e-6)
-    np.testing.assert_allclose(grad_cam(model, as_float[..., None]), reference, atol=1e-6)
+    np.testing.assert_allclose(
+        grad_cam(model, as_float[..., None]), reference, atol=1e-6
+    )
 
 
 def test_recording_hook_is_removed_even_after_an_error():
@@ -433,7 +466,9 @@ def test_book_model_from_cnnguide_models():
     keras.utils.set_random_seed(11)
     model = models.build_recommended((28, 28, 1))
     assert find_last_conv_layer(model).split("/")[-1] == "last_conv"
-    heat = grad_cam(model, np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8))
+    heat = grad_cam(
+        model, np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    )
     assert heat.shape == (28, 28) and 0.0 <= heat.min() and heat.max() <= 1.0
 
 
@@ -450,7 +485,9 @@ def test_heat_in_mask_known_answers():
     assert heat_in_mask(heat, np.zeros((3, 3), bool)) == 0.0
     assert heat_in_mask(heat[..., None], mask.astype(np.uint8)) == pytest.approx(0.4)
     # a uniform map scores the mask's own share of the image
-    assert heat_in_mask(np.ones((4, 5)), np.eye(4, 5, dtype=bool)) == pytest.approx(4 / 20)
+    assert heat_in_mask(np.ones((4, 5)), np.eye(4, 5, dtype=bool)) == pytest.approx(
+        4 / 20
+    )
 
 
 def test_heat_in_mask_of_empty_heat_is_nan():
@@ -469,7 +506,9 @@ def test_pointing_game_known_answers():
     shifted[3, 2] = True  # one pixel beside the peak
     assert pointing_game(heat, shifted) is False
     assert pointing_game(heat, shifted, tolerance=1) is True
-    assert pointing_game(np.zeros((5, 5)), np.ones((5, 5), bool)) is False  # points nowhere
+    assert (
+        pointing_game(np.zeros((5, 5)), np.ones((5, 5), bool)) is False
+    )  # points nowhere
 
 
 def test_pointing_game_ties_need_every_peak_inside():
@@ -547,8 +586,13 @@ def test_overlay_on_given_axes_and_without_heat():
     fig, (left, right) = plt.subplots(1, 2)
     assert overlay(np.zeros((8, 8, 1)), None, ax=left) is left
     assert len(left.images) == 1 and len(right.images) == 0
-    rgb = overlay(np.zeros((8, 8, 3)), np.ones((4, 4)) * 0.5, ax=right)  # heat stretched over
-    assert len(rgb.images) == 2 and rgb.images[0].get_extent() == rgb.images[1].get_extent()
+    rgb = overlay(
+        np.zeros((8, 8, 3)), np.ones((4, 4)) * 0.5, ax=right
+    )  # heat stretched over
+    assert (
+        len(rgb.images) == 2
+        and rgb.images[0].get_extent() == rgb.images[1].get_extent()
+    )
     with pytest.raises(ValueError, match="alpha"):
         overlay(np.zeros((8, 8)), np.zeros((8, 8)), alpha=1.5)
 
@@ -557,7 +601,9 @@ def test_gallery_lays_out_rows_with_labels():
     images = np.random.default_rng(1).random((6, 12, 12)).astype(np.float32)
     heats = [np.full((12, 12), 0.5, np.float32)] * 5 + [None]
     titles = [f"p={p:.2f}" for p in np.linspace(0.1, 0.9, 6)]
-    fig = gallery(images, heats, titles, ncols=2, row_labels=["TP", "FP", "FN"], suptitle="cases")
+    fig = gallery(
+        images, heats, titles, ncols=2, row_labels=["TP", "FP", "FN"], suptitle="cases"
+    )
     assert isinstance(fig, matplotlib.figure.Figure)
     assert len(fig.axes) == 6
     assert [fig.axes[i].get_ylabel() for i in (0, 2, 4)] == ["TP", "FP", "FN"]

@@ -17,14 +17,28 @@ def maps():
 
 
 def test_feature_maps_shapes_follow_the_layers(maps):
-    assert list(maps) == ["conv", "batchnorm", "activation", "pool", "dropout", "flatten",
-                          "dense", "output"]
+    assert list(maps) == [
+        "conv",
+        "batchnorm",
+        "activation",
+        "pool",
+        "dropout",
+        "flatten",
+        "dense",
+        "output",
+    ]
     assert maps["conv"].shape == (28, 28, 8) and maps["pool"].shape == (14, 14, 8)
     assert maps["flatten"].shape == (1568,) and maps["output"].shape == (1,)
     assert maps["activation"].min() >= 0
     # inference mode: dropout is the identity
     np.testing.assert_array_equal(maps["dropout"], maps["pool"])
-    assert F.spatial_layers(maps) == ["conv", "batchnorm", "activation", "pool", "dropout"]
+    assert F.spatial_layers(maps) == [
+        "conv",
+        "batchnorm",
+        "activation",
+        "pool",
+        "dropout",
+    ]
 
 
 def test_feature_maps_accepts_shapes_and_rejects_wrong_ones():
@@ -49,7 +63,9 @@ def test_static_figures(maps):
     fig = F.plot_feature_maps(maps, "conv", ncols=4)
     assert len([ax for ax in fig.axes if ax.images]) == 8
     plt.close(fig)
-    fig = F.featuremap_small_multiples(maps, ["conv", "pool"], n_channels=3, image=np.zeros((28, 28)))
+    fig = F.featuremap_small_multiples(
+        maps, ["conv", "pool"], n_channels=3, image=np.zeros((28, 28))
+    )
     assert len([ax for ax in fig.axes if ax.images]) == 1 + 2 * 3
     plt.close(fig)
     with pytest.raises(ValueError, match="not a"):
@@ -74,7 +90,9 @@ def test_viewer_sliders_change_the_shown_map(maps):
 
 def test_viewer_channel_range_follows_layer():
     rng = np.random.default_rng(0)
-    viewer = F.featuremap_explorer({"a": rng.random((6, 6, 8)), "b": rng.random((3, 3, 2))})
+    viewer = F.featuremap_explorer(
+        {"a": rng.random((6, 6, 8)), "b": rng.random((3, 3, 2))}
+    )
     viewer.channel.value = 7
     viewer.layer.value = "b"
     assert viewer.channel.max == 1 and viewer.channel.value == 1

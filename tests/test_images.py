@@ -70,7 +70,9 @@ def test_min_max_constant_image_maps_to_new_min():
     assert np.all(out == -1.0)
 
 
-@pytest.mark.parametrize("kwargs", [dict(new_min=1, new_max=0), dict(data_min=5, data_max=1)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(new_min=1, new_max=0), dict(data_min=5, data_max=1)]
+)
 def test_min_max_rejects_reversed_ranges(kwargs):
     with pytest.raises(ValueError):
         min_max_normalize([1, 2, 3], **kwargs)
@@ -195,8 +197,14 @@ def test_channel_order_round_trip():
 
 def test_summary_values():
     info = summary(np.array([[0, 255], [255, 0]], dtype=np.uint8))
-    assert info == {"shape": (2, 2), "dtype": "uint8", "min": 0.0, "max": 255.0,
-                    "mean": 127.5, "std": 127.5}
+    assert info == {
+        "shape": (2, 2),
+        "dtype": "uint8",
+        "min": 0.0,
+        "max": 255.0,
+        "mean": 127.5,
+        "std": 127.5,
+    }
 
 
 # --- figures -------------------------------------------------------------------

@@ -12,7 +12,9 @@ from cnnguide import imbalance as im
 
 def _toy(n0=6, n1=14, d=3, seed=0):
     rng = np.random.default_rng(seed)
-    X = np.concatenate([rng.normal(0, 1, (n0, d)), rng.normal(3, 1, (n1, d))]).astype(np.float64)
+    X = np.concatenate([rng.normal(0, 1, (n0, d)), rng.normal(3, 1, (n1, d))]).astype(
+        np.float64
+    )
     y = np.array([0] * n0 + [1] * n1, dtype=np.uint8)
     return X, y
 
@@ -48,19 +50,23 @@ def test_smote_samples_lie_on_segments_between_minority_neighbours():
     minority = X[y == 0]
     # imbalanced-learn keeps the originals first and appends the synthetic cases
     assert np.allclose(Xr[: len(X)], X)
-    synthetic = Xr[len(X):]
-    assert synthetic.shape == (8, 3) and (yr[len(X):] == 0).all()
+    synthetic = Xr[len(X) :]
+    assert synthetic.shape == (8, 3) and (yr[len(X) :] == 0).all()
     dist = np.linalg.norm(minority[:, None] - minority[None], axis=2)
-    neighbours = np.argsort(dist, axis=1)[:, 1:k + 1]
+    neighbours = np.argsort(dist, axis=1)[:, 1 : k + 1]
     for s in synthetic:
         found = False
         for i, a in enumerate(minority):
             for j in neighbours[i]:
                 b = minority[j]
                 lam = np.dot(s - a, b - a) / np.dot(b - a, b - a)
-                if -1e-9 <= lam <= 1 + 1e-9 and np.allclose(a + lam * (b - a), s, atol=1e-9):
+                if -1e-9 <= lam <= 1 + 1e-9 and np.allclose(
+                    a + lam * (b - a), s, atol=1e-9
+                ):
                     found = True
-        assert found, f"synthetic case {s} is not on a segment between minority neighbours"
+        assert found, (
+            f"synthetic case {s} is not on a segment between minority neighbours"
+        )
 
 
 def test_cluster_undersampling_with_hard_voting_keeps_real_majority_cases():
@@ -78,7 +84,9 @@ def test_resample_flattens_images_and_restores_shape_and_dtype():
     for method in ("random_over", "random_under", "smote", "cluster_under"):
         Xr, yr = im.resample(images, labels, method, seed=0, k_neighbors=3)
         assert Xr.shape[1:] == (4, 5) and Xr.dtype == np.uint8, method
-        assert Xr.shape[0] == yr.shape[0] and np.bincount(yr)[0] == np.bincount(yr)[1], method
+        assert (
+            Xr.shape[0] == yr.shape[0] and np.bincount(yr)[0] == np.bincount(yr)[1]
+        ), method
     Xn, yn = im.resample(images, labels, "none")
     assert np.array_equal(Xn, images) and Xn is not images
 
@@ -134,7 +142,6 @@ def test_custom_class_weights_and_errors():
 
 
 def _per_example(loss, y, p):
-    import keras
 
     loss = loss.__class__.from_config({**loss.get_config(), "reduction": None})
     return np.asarray(loss(y.reshape(-1, 1), p.reshape(-1, 1))).reshape(-1)
@@ -148,8 +155,12 @@ def test_focal_loss_with_gamma_zero_and_no_alpha_is_cross_entropy():
     bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
     focal = _per_example(im.focal_loss(gamma=0.0, alpha=None), y, p)
     assert np.allclose(focal, bce, rtol=1e-4)
-    keras_bce = float(keras.losses.BinaryCrossentropy()(y.reshape(-1, 1), p.reshape(-1, 1)))
-    assert float(im.focal_loss(gamma=0.0)(y.reshape(-1, 1), p.reshape(-1, 1))) == pytest.approx(keras_bce, rel=1e-4)
+    keras_bce = float(
+        keras.losses.BinaryCrossentropy()(y.reshape(-1, 1), p.reshape(-1, 1))
+    )
+    assert float(
+        im.focal_loss(gamma=0.0)(y.reshape(-1, 1), p.reshape(-1, 1))
+    ) == pytest.approx(keras_bce, rel=1e-4)
 
 
 def test_focal_loss_down_weights_easy_examples():
@@ -184,12 +195,21 @@ def test_augmentation_pipeline_is_identity_at_inference_and_random_in_training()
     aug = im.augmentation_pipeline(seed=0)
     names = [layer.__class__.__name__ for layer in aug.layers]
     assert "RandomFlip" not in names  # no flips for chest films by default
-    assert {"RandomRotation", "RandomZoom", "RandomBrightness", "RandomContrast", "GaussianNoise"} <= set(names)
+    assert {
+        "RandomRotation",
+        "RandomZoom",
+        "RandomBrightness",
+        "RandomContrast",
+        "GaussianNoise",
+    } <= set(names)
     assert "RandomTranslation" not in names  # the source's list has no shifts
     assert np.allclose(aug(x, training=False), x)
     out = np.asarray(aug(x, training=True))
     assert out.shape == x.shape and not np.allclose(out, x)
-    assert "RandomFlip" in [la.__class__.__name__ for la in im.augmentation_pipeline(horizontal_flip=True).layers]
+    assert "RandomFlip" in [
+        la.__class__.__name__
+        for la in im.augmentation_pipeline(horizontal_flip=True).layers
+    ]
 
 
 def test_augmentation_gallery_shows_each_transform():
@@ -260,8 +280,15 @@ def test_run_comparison_returns_one_scored_row_per_method():
         return SimpleNamespace(images=images, labels=y)
 
     data = {"train": split(160), "val": split(60)}
-    rows = im.run_comparison(data, ["class_weight", "smote_features", "random_under"], epochs=1, n_train=None)
-    assert [r["method"] for r in rows] == ["none", "class_weight", "smote_features", "random_under"]
+    rows = im.run_comparison(
+        data, ["class_weight", "smote_features", "random_under"], epochs=1, n_train=None
+    )
+    assert [r["method"] for r in rows] == [
+        "none",
+        "class_weight",
+        "smote_features",
+        "random_under",
+    ]
     for r in rows:
         for key in ("recall", "precision", "f1", "roc_auc", "pr_auc", "specificity"):
             assert 0.0 <= r[key] <= 1.0, (r["method"], key)

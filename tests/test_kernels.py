@@ -20,9 +20,21 @@ def _step(vertical: bool, size: int = 16) -> np.ndarray:
 
 def test_registry_holds_every_named_kernel_with_a_description():
     expected = {
-        "identity", "sobel_x", "sobel_y", "prewitt_x", "prewitt_y", "laplacian_4",
-        "laplacian_8", "box_blur", "gaussian_3x3", "gaussian", "sharpen", "high_boost",
-        "unsharp", "emboss", "gabor",
+        "identity",
+        "sobel_x",
+        "sobel_y",
+        "prewitt_x",
+        "prewitt_y",
+        "laplacian_4",
+        "laplacian_8",
+        "box_blur",
+        "gaussian_3x3",
+        "gaussian",
+        "sharpen",
+        "high_boost",
+        "unsharp",
+        "emboss",
+        "gabor",
     }
     assert expected == set(K.KERNELS) == set(K.kernel_names())
     for name, (array, description) in K.KERNELS.items():
@@ -72,10 +84,14 @@ def test_sobel_and_prewitt_cost_the_same():
     assert K.sobel("x").size == K.prewitt("x").size == 9
 
 
-@pytest.mark.parametrize("name", ["laplacian_4", "laplacian_8", "sobel_x", "sobel_y", "prewitt_x", "emboss"])
+@pytest.mark.parametrize(
+    "name", ["laplacian_4", "laplacian_8", "sobel_x", "sobel_y", "prewitt_x", "emboss"]
+)
 def test_derivative_kernels_are_zero_on_flat_images(name):
     flat = np.full((8, 8), 0.7, dtype=np.float32)
-    expected = 0.7 if name == "emboss" else 0.0  # emboss sums to 1: it keeps the grey level
+    expected = (
+        0.7 if name == "emboss" else 0.0
+    )  # emboss sums to 1: it keeps the grey level
     np.testing.assert_allclose(conv2d(flat, K.get_kernel(name)), expected, atol=1e-6)
 
 
@@ -111,7 +127,9 @@ def test_gaussian_any_size_and_sigma(size, sigma):
     assert kernel[centre, centre] == kernel.max()
     # Separable: the outer product of a normalised 1-D Gaussian.
     profile = np.exp(-((np.arange(expected_size) - centre) ** 2) / (2 * sigma**2))
-    np.testing.assert_allclose(kernel, np.outer(profile, profile) / profile.sum() ** 2, rtol=1e-5)
+    np.testing.assert_allclose(
+        kernel, np.outer(profile, profile) / profile.sum() ** 2, rtol=1e-5
+    )
     with pytest.raises(ValueError, match="sigma"):
         K.gaussian(3, 0.0)
 
@@ -132,8 +150,12 @@ def test_unsharp_mask_equals_convolution_with_its_kernel():
         convolved = conv2d(image, kernel, padding="same", pad_mode="reflect")
         np.testing.assert_allclose(masked, convolved, atol=1e-5)
         # and it is the image plus amount times (image - blur)
-        blurred = conv2d(image, K.gaussian(None, sigma), padding="same", pad_mode="reflect")
-        np.testing.assert_allclose(masked, image + amount * (image - blurred), atol=1e-5)
+        blurred = conv2d(
+            image, K.gaussian(None, sigma), padding="same", pad_mode="reflect"
+        )
+        np.testing.assert_allclose(
+            masked, image + amount * (image - blurred), atol=1e-5
+        )
 
 
 def test_unsharp_mask_increases_edge_contrast_and_differs_from_high_boost():

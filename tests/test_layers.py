@@ -13,31 +13,39 @@ def test_formulas():
     assert Ly.conv2d_params(3, 3, 1, 8, bias=False) == 72
     assert Ly.conv2d_params(5, 3, 16, 32) == 5 * 3 * 16 * 32 + 32
     assert Ly.dense_params(10, 4) == 44
-    assert Ly.batchnorm_params(16) == 64 and Ly.batchnorm_params(16, trainable_only=True) == 32
+    assert (
+        Ly.batchnorm_params(16) == 64
+        and Ly.batchnorm_params(16, trainable_only=True) == 32
+    )
     with pytest.raises(ValueError, match="filters"):
         Ly.conv2d_params(3, 3, 1, 0)
     with pytest.raises(ValueError, match="units"):
         Ly.dense_params(3, 2.5)
 
 
-@pytest.mark.parametrize("factory", [
-    lambda: Ly.build_demo_model(),
-    lambda: Ly.build_demo_model((32, 32, 3), filters=5, dense_units=7),
-    lambda: Ly.build_small_cnn(batchnorm=True),
-    lambda: Ly.build_small_cnn(batchnorm=False, dropout=0.3),
-    lambda: keras.Sequential([
-        keras.Input((12, 12, 2)),
-        keras.layers.Conv2D(4, (5, 3), use_bias=False),
-        keras.layers.PReLU(),
-        keras.layers.LayerNormalization(axis=(1, 2, 3)),
-        keras.layers.GroupNormalization(groups=4),
-        keras.layers.AveragePooling2D(2),
-        keras.layers.SpatialDropout2D(0.2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(3, use_bias=False),
-        keras.layers.Softmax(),
-    ]),
-])
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: Ly.build_demo_model(),
+        lambda: Ly.build_demo_model((32, 32, 3), filters=5, dense_units=7),
+        lambda: Ly.build_small_cnn(batchnorm=True),
+        lambda: Ly.build_small_cnn(batchnorm=False, dropout=0.3),
+        lambda: keras.Sequential(
+            [
+                keras.Input((12, 12, 2)),
+                keras.layers.Conv2D(4, (5, 3), use_bias=False),
+                keras.layers.PReLU(),
+                keras.layers.LayerNormalization(axis=(1, 2, 3)),
+                keras.layers.GroupNormalization(groups=4),
+                keras.layers.AveragePooling2D(2),
+                keras.layers.SpatialDropout2D(0.2),
+                keras.layers.Flatten(),
+                keras.layers.Dense(3, use_bias=False),
+                keras.layers.Softmax(),
+            ]
+        ),
+    ],
+)
 def test_count_by_hand_matches_keras(factory):
     model = factory()
     rows = Ly.count_params_by_hand(model)
@@ -50,7 +58,9 @@ def test_count_by_hand_matches_keras(factory):
 
 
 def test_unknown_layer_is_named():
-    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.DepthwiseConv2D(3, name="dw")])
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.DepthwiseConv2D(3, name="dw")]
+    )
     with pytest.raises(ValueError, match="'dw'.*DepthwiseConv2D"):
         Ly.count_params_by_hand(model)
 
@@ -58,8 +68,16 @@ def test_unknown_layer_is_named():
 def test_demo_model_follows_the_source_list():
     model = Ly.build_demo_model()
     names = [layer.name for layer in model.layers]
-    assert names == ["conv", "batchnorm", "activation", "pool", "dropout", "flatten", "dense",
-                     "output"]
+    assert names == [
+        "conv",
+        "batchnorm",
+        "activation",
+        "pool",
+        "dropout",
+        "flatten",
+        "dense",
+        "output",
+    ]
     assert model.get_layer("pool").output.shape[1:] == (14, 14, 8)
     assert model.get_layer("flatten").output.shape[1:] == (14 * 14 * 8,)
 
@@ -82,7 +100,8 @@ def test_original_and_inverted_dropout_keep_the_expected_value():
     orig_train = Ly.original_dropout(x, 0.3, training=True, rng=rng)
     assert set(np.unique(orig_train)) == {0.0, 1.0}
     assert Ly.original_dropout(x, 0.3, training=False).mean() == pytest.approx(
-        orig_train.mean(), abs=0.01)
+        orig_train.mean(), abs=0.01
+    )
     with pytest.raises(ValueError, match="rate"):
         Ly.inverted_dropout(x, 1.0, training=True)
 
@@ -95,11 +114,15 @@ def test_keras_dropout_is_inverted_dropout():
     assert np.array_equal(np.asarray(layer(x, training=False)), x)
 
 
-@pytest.mark.parametrize("task, units, lo, hi", [
-    ("binary", 1, 0, 1), ("multiclass", 3, 0, 1), ("regression", 1, -np.inf, np.inf)])
+@pytest.mark.parametrize(
+    "task, units, lo, hi",
+    [("binary", 1, 0, 1), ("multiclass", 3, 0, 1), ("regression", 1, -np.inf, np.inf)],
+)
 def test_output_heads(task, units, lo, hi):
     model = Ly.build_head_model(task, n_classes=3)
-    out = np.asarray(model(np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)))
+    out = np.asarray(
+        model(np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32))
+    )
     assert out.shape == (4, units)
     assert np.all((out >= lo) & (out <= hi))
     if task == "multiclass":

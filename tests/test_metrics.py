@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from cnnguide.metrics import METRICS, _from_counts, binary_metrics, bootstrap_ci, choose_threshold, confusion
+from cnnguide.metrics import (
+    METRICS,
+    _from_counts,
+    binary_metrics,
+    bootstrap_ci,
+    choose_threshold,
+    confusion,
+)
 
 # Ten cases worked out by hand at threshold 0.5:
 #   label : 1    1    1    1    1    0    0    0    0    0
@@ -37,7 +44,9 @@ def test_binary_metrics_hand_values():
     assert m["f1"] == pytest.approx(2 * 0.75 * 0.6 / (0.75 + 0.6))
     # ROC-AUC: share of (positive, negative) pairs ranked right, ties count half.
     pairs = [(p, n) for p in S[Y == 1] for n in S[Y == 0]]
-    hand_auc = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(pairs)
+    hand_auc = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs) / len(
+        pairs
+    )
     assert m["roc_auc"] == pytest.approx(hand_auc)
     assert (m["tp"], m["fn"], m["fp"], m["tn"], m["threshold"]) == (3, 2, 1, 4, 0.5)
 
@@ -57,7 +66,9 @@ def test_binary_metrics_agree_with_sklearn(seed, n, threshold):
     pred = (s >= threshold).astype(int)
     m = binary_metrics(y, s, threshold)
     assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
-    assert m["precision"] == pytest.approx(skm.precision_score(y, pred, zero_division=0))
+    assert m["precision"] == pytest.approx(
+        skm.precision_score(y, pred, zero_division=0)
+    )
     assert m["recall"] == pytest.approx(skm.recall_score(y, pred))
     assert m["f1"] == pytest.approx(skm.f1_score(y, pred, zero_division=0))
     tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
@@ -75,8 +86,12 @@ def test_auc_undefined_with_one_class():
 
 @pytest.mark.parametrize(
     "y, s, message",
-    [([0, 1], [0.1], "entries"), ([0, 2], [0.1, 0.2], "only 0"), ([0, 1], [0.1, np.nan], "NaN"),
-     ([], [], "empty")],
+    [
+        ([0, 1], [0.1], "entries"),
+        ([0, 2], [0.1, 0.2], "only 0"),
+        ([0, 1], [0.1, np.nan], "NaN"),
+        ([], [], "empty"),
+    ],
 )
 def test_bad_input_is_named(y, s, message):
     with pytest.raises(ValueError, match=message):
@@ -107,7 +122,9 @@ def test_choose_threshold_hand_example():
     # 5 positives: recall >= 0.8 needs 4 of them above the threshold -> the 4th highest, 0.4.
     assert choose_threshold(Y, S, min_recall=0.8) == pytest.approx(0.4)
     assert choose_threshold(Y, S, min_recall=1.0) == pytest.approx(0.2)
-    assert choose_threshold([1, 1, 1, 1], [0.1, 0.2, 0.3, 0.4], min_recall=0.5) == pytest.approx(0.3)
+    assert choose_threshold(
+        [1, 1, 1, 1], [0.1, 0.2, 0.3, 0.4], min_recall=0.5
+    ) == pytest.approx(0.3)
 
 
 def test_choose_threshold_rejects_bad_input():
@@ -140,7 +157,7 @@ def test_bootstrap_narrows_with_n():
         widths.append(high - low)
     assert widths[0] > widths[1] > widths[2]
     # Width shrinks roughly like 1 / sqrt(n): a tenfold n, about a third of the width.
-    assert widths[1] / widths[0] == pytest.approx(10 ** -0.5, rel=0.4)
+    assert widths[1] / widths[0] == pytest.approx(10**-0.5, rel=0.4)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -158,8 +175,12 @@ def test_bootstrap_fast_path_matches_sklearn(seed):
 
 def test_bootstrap_is_seeded():
     y, s = _noisy(100, 3)
-    assert bootstrap_ci(y, s, "recall", n_boot=100, seed=5) == bootstrap_ci(y, s, "recall", n_boot=100, seed=5)
-    assert bootstrap_ci(y, s, "recall", n_boot=100, seed=5) != bootstrap_ci(y, s, "recall", n_boot=100, seed=6)
+    assert bootstrap_ci(y, s, "recall", n_boot=100, seed=5) == bootstrap_ci(
+        y, s, "recall", n_boot=100, seed=5
+    )
+    assert bootstrap_ci(y, s, "recall", n_boot=100, seed=5) != bootstrap_ci(
+        y, s, "recall", n_boot=100, seed=6
+    )
 
 
 def test_bootstrap_rejects_unknown_metric():

@@ -5,7 +5,12 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from cnnguide.models import RECOMMENDED, build_augmentation, build_cnn, build_recommended  # noqa: E402
+from cnnguide.models import (
+    RECOMMENDED,
+    build_augmentation,
+    build_cnn,
+    build_recommended,
+)  # noqa: E402
 
 
 def _kinds(model):
@@ -16,9 +21,19 @@ def test_source_architecture_layers_in_order():
     model = build_cnn((28, 28, 1), widths=(8, 16), dense_units=128, dropout=0.4)
     assert _kinds(model) == [
         "InputLayer",
-        "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
-        "Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D",
-        "Flatten", "Dropout", "Dense", "Dropout", "Dense",
+        "Conv2D",
+        "BatchNormalization",
+        "ReLU",
+        "MaxPooling2D",
+        "Conv2D",
+        "BatchNormalization",
+        "ReLU",
+        "MaxPooling2D",
+        "Flatten",
+        "Dropout",
+        "Dense",
+        "Dropout",
+        "Dense",
     ]
     convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
     assert [c.kernel_size for c in convs] == [(3, 3), (3, 3)]
@@ -93,8 +108,14 @@ def test_augmentation_strength_zero_leaves_a_layer_out():
     assert names() == ["RandomRotation", "RandomTranslation", "RandomZoom"]
     assert names(rotation=0, translation=0, zoom=0) == []
     assert names(brightness=0.1, contrast=0.1, noise=0.02, horizontal_flip=True) == [
-        "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom",
-        "RandomBrightness", "RandomContrast", "GaussianNoise"]
+        "RandomFlip",
+        "RandomRotation",
+        "RandomTranslation",
+        "RandomZoom",
+        "RandomBrightness",
+        "RandomContrast",
+        "GaussianNoise",
+    ]
     contrast = build_augmentation(contrast=0.2).layers[-1]
     assert contrast.factor == (0.2, 0.2)  # lowers and raises the contrast
     flip = build_augmentation(vertical_flip=True).layers[0]
@@ -107,8 +128,12 @@ def test_adding_a_transform_keeps_the_other_layers_draws():
     x = np.random.default_rng(1).random((4, 28, 28, 1)).astype("float32")
     plain = build_augmentation(seed=5)
     with_noise = build_augmentation(seed=5, noise=0.05)
-    assert [layer.seed for layer in plain.layers] == [layer.seed for layer in with_noise.layers[:3]]
-    assert not np.allclose(np.asarray(with_noise(x, training=True)), np.asarray(plain(x, training=True)))
+    assert [layer.seed for layer in plain.layers] == [
+        layer.seed for layer in with_noise.layers[:3]
+    ]
+    assert not np.allclose(
+        np.asarray(with_noise(x, training=True)), np.asarray(plain(x, training=True))
+    )
 
 
 @pytest.mark.parametrize(

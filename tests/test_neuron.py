@@ -27,7 +27,9 @@ def test_weighted_sum_plus_bias_by_hand():
 
 def test_activation_is_applied_and_batches_work():
     x = np.array([[1.0, 1.0], [-1.0, -1.0], [0.0, 0.0]])
-    z, y = artificial_neuron(x, [1.0, 2.0], b=0.5, activation=lambda v: 1 / (1 + np.exp(-v)))
+    z, y = artificial_neuron(
+        x, [1.0, 2.0], b=0.5, activation=lambda v: 1 / (1 + np.exp(-v))
+    )
     np.testing.assert_allclose(z, [3.5, -2.5, 0.5])
     np.testing.assert_allclose(y, 1 / (1 + np.exp(-z)))
     assert y.shape == (3,)
@@ -49,7 +51,9 @@ def test_mismatched_inputs_raise():
 
 
 def test_figure_shows_the_computed_output():
-    fig = draw_neuron_analogy(x=(1.0, 0.0), w=(2.0, 5.0), b=-1.0, activation=step, activation_name="step")
+    fig = draw_neuron_analogy(
+        x=(1.0, 0.0), w=(2.0, 5.0), b=-1.0, activation=step, activation_name="step"
+    )
     texts = [t.get_text() for t in fig.axes[1].texts]
     assert "y = 1.00" in texts
     assert any("z = 1.00" in t for t in texts)

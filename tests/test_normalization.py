@@ -6,7 +6,9 @@ import pytest
 from cnnguide import normalization as N
 
 RNG = np.random.default_rng(0)
-X = (RNG.normal(0, 1, (6, 5, 5, 4)) * np.array([1, 3, 0.5, 10]) + np.array([0, 5, -2, 40]))
+X = RNG.normal(0, 1, (6, 5, 5, 4)) * np.array([1, 3, 0.5, 10]) + np.array(
+    [0, 5, -2, 40]
+)
 
 
 @pytest.mark.parametrize("kind", ["batch", "layer", "instance"])
@@ -18,7 +20,9 @@ def test_numpy_reference_matches_keras_layer(kind):
     assert isinstance(layer, keras.layers.Layer)
 
 
-@pytest.mark.parametrize("kind, shape", [("batch", (4,)), ("layer", (6,)), ("instance", (6, 4))])
+@pytest.mark.parametrize(
+    "kind, shape", [("batch", (4,)), ("layer", (6,)), ("instance", (6, 4))]
+)
 def test_each_kind_equalises_its_own_groups(kind, shape):
     means, stds = N.axis_statistics(N.normalize(X, kind, eps=0), kind)
     assert means.shape == stds.shape == shape
@@ -28,7 +32,9 @@ def test_each_kind_equalises_its_own_groups(kind, shape):
 
 def test_batch_norm_leaves_per_image_means_unequal():
     means, _ = N.axis_statistics(N.normalize(X, "batch"), "instance")
-    assert np.abs(means).max() > 0.1  # it equalises channels over the batch, not each image
+    assert (
+        np.abs(means).max() > 0.1
+    )  # it equalises channels over the batch, not each image
 
 
 def test_statistics_table_and_errors():

@@ -38,7 +38,11 @@ def _tf_conv(x, k, stride, padding, dilation=1):
     else:
         padding = padding.upper()
     return tf.nn.conv2d(
-        tf.constant(x), tf.constant(k), strides=stride, padding=padding, dilations=dilation
+        tf.constant(x),
+        tf.constant(k),
+        strides=stride,
+        padding=padding,
+        dilations=dilation,
     ).numpy()
 
 
@@ -75,7 +79,11 @@ def test_output_size_rejects_kernel_larger_than_input():
 def test_same_padding_gives_ceil_n_over_s_and_puts_extra_pixel_after(n, k, s, d):
     before, after = same_padding(n, k, s, d)
     assert after - before in (0, 1)
-    assert output_size(n, k, s, (before, after), d) == output_size(n, k, s, "same", d) == -(-n // s)
+    assert (
+        output_size(n, k, s, (before, after), d)
+        == output_size(n, k, s, "same", d)
+        == -(-n // s)
+    )
 
 
 def test_pad_amounts_forms():
@@ -95,7 +103,9 @@ def test_conv2d_is_cross_correlation_not_convolution():
     image[2, 2] = 1.0
     kernel = np.arange(9.0).reshape(3, 3)
     # An impulse returns the kernel flipped under cross-correlation.
-    assert np.array_equal(conv2d(image, kernel, padding="same")[1:4, 1:4], kernel[::-1, ::-1])
+    assert np.array_equal(
+        conv2d(image, kernel, padding="same")[1:4, 1:4], kernel[::-1, ::-1]
+    )
 
 
 @SETTINGS
@@ -188,7 +198,9 @@ def test_dilated_conv2d_matches_tf(h, w, k, dilation, padding, seed):
     if padding == "valid" and dilation * (k - 1) + 1 > min(h, w):
         return
     ours = conv2d(x, kern, padding=padding, dilation=dilation)
-    np.testing.assert_allclose(ours, _tf_conv(x, kern, 1, padding, dilation), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        ours, _tf_conv(x, kern, 1, padding, dilation), rtol=1e-9, atol=1e-9
+    )
 
 
 @SETTINGS
@@ -199,10 +211,14 @@ def test_dilated_conv2d_matches_tf(h, w, k, dilation, padding, seed):
     dilation=st.integers(2, 3),
     seed=st.integers(0, 10_000),
 )
-def test_strided_dilated_valid_conv_is_subsampled_stride_one(h, k, stride, dilation, seed):
+def test_strided_dilated_valid_conv_is_subsampled_stride_one(
+    h, k, stride, dilation, seed
+):
     x, kern = _random(seed, (h, h)), _random(seed + 1, (k, k))
     full = conv2d(x, kern, dilation=dilation)
-    np.testing.assert_allclose(conv2d(x, kern, stride=stride, dilation=dilation), full[::stride, ::stride])
+    np.testing.assert_allclose(
+        conv2d(x, kern, stride=stride, dilation=dilation), full[::stride, ::stride]
+    )
 
 
 def test_layouts_agree():
@@ -211,7 +227,11 @@ def test_layouts_agree():
     single = conv2d(x, k, stride=2, padding="same")
     channels = conv2d(x[:, :, None], k[:, :, None, None], stride=2, padding="same")
     batched = conv2d(x[None, :, :, None], k[:, :, None, None], stride=2, padding="same")
-    assert single.shape == (5, 5) and channels.shape == (5, 5, 1) and batched.shape == (1, 5, 5, 1)
+    assert (
+        single.shape == (5, 5)
+        and channels.shape == (5, 5, 1)
+        and batched.shape == (1, 5, 5, 1)
+    )
     np.testing.assert_allclose(single, channels[..., 0])
     np.testing.assert_allclose(single, batched[0, ..., 0])
 
@@ -271,7 +291,9 @@ def test_pool2d_matches_tf(n, h, w, c, size, stride, padding, mode, seed):
         return
     x = _random(seed, (n, h, w, c))
     tf_pool = tf.nn.max_pool2d if mode == "max" else tf.nn.avg_pool2d
-    expected = tf_pool(tf.constant(x), ksize=size, strides=stride, padding=padding.upper()).numpy()
+    expected = tf_pool(
+        tf.constant(x), ksize=size, strides=stride, padding=padding.upper()
+    ).numpy()
     ours = pool2d(x, size, stride, padding, mode)
     assert ours.shape == expected.shape
     np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-9)

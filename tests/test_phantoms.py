@@ -90,7 +90,9 @@ def test_affected_fraction_is_lesion_share_of_affected_lungs(batch128):
     for i in np.flatnonzero(b.labels == 1):
         lungs_hit = np.unique(b.lung_masks[i][b.masks[i]])
         lung_px = np.isin(b.lung_masks[i], lungs_hit).sum()
-        assert b.affected_fraction[i] == pytest.approx(b.masks[i].sum() / lung_px, rel=1e-5)
+        assert b.affected_fraction[i] == pytest.approx(
+            b.masks[i].sum() / lung_px, rel=1e-5
+        )
 
 
 def test_lobar_mask_is_whole_lobes_of_one_lung(batch128):
@@ -126,7 +128,9 @@ def test_pneumonia_cases_are_shuffled():
 def test_subtypes_argument_restricts_the_draw():
     b = make_phantoms(10, size=32, seed=0, pneumonia_fraction=1.0, subtypes=("lobar",))
     assert set(b.subtypes.tolist()) == {"lobar"}
-    b = make_phantoms(10, size=32, seed=0, pneumonia_fraction=1.0, subtypes="bronchopneumonia")
+    b = make_phantoms(
+        10, size=32, seed=0, pneumonia_fraction=1.0, subtypes="bronchopneumonia"
+    )
     assert set(b.subtypes.tolist()) == {"bronchopneumonia"}
 
 
@@ -155,7 +159,9 @@ def test_radiological_convention(normals128):
     for i in range(len(b)):
         right, left = b.lung_masks[i] == 1, b.lung_masks[i] == 2
         # the patient's right lung is drawn on the viewer's left
-        assert (cols * right).sum() / right.sum() < 64 < (cols * left).sum() / left.sum()
+        assert (
+            (cols * right).sum() / right.sum() < 64 < (cols * left).sum() / left.sum()
+        )
         # the heart takes room from the left lung
         assert left.sum() < right.sum()
 
@@ -164,7 +170,10 @@ def test_right_dome_is_higher(normals128):
     # the deepest point of each lung (its costophrenic angle) follows its dome; a
     # small random rotation tilts single patients, so compare on average
     rows = np.arange(128)[:, None]
-    depth = {lung: [(rows * (m == lung)).max() for m in normals128.lung_masks] for lung in (1, 2)}
+    depth = {
+        lung: [(rows * (m == lung)).max() for m in normals128.lung_masks]
+        for lung in (1, 2)
+    }
     difference = np.array(depth[2]) - np.array(depth[1])  # > 0: left dome lower
     assert difference.mean() > 1.0
 
@@ -206,7 +215,12 @@ def test_ribs_make_periodic_bands_down_the_lung(normals128):
 
 
 def test_lesions_make_the_lung_brighter():
-    for seed, subtype in [(3, "lobar"), (4, "lobar"), (5, "bronchopneumonia"), (6, "bronchopneumonia")]:
+    for seed, subtype in [
+        (3, "lobar"),
+        (4, "lobar"),
+        (5, "bronchopneumonia"),
+        (6, "bronchopneumonia"),
+    ]:
         sick = make_phantom(128, seed=seed, subtype=subtype)
         healthy = make_phantom(128, seed=seed, subtype="normal")
         # same patient anatomy: the lungs agree
@@ -223,8 +237,15 @@ def test_same_seed_same_arrays_different_seed_different():
     a = make_phantoms(6, size=64, seed=5)
     b = make_phantoms(6, size=64, seed=5)
     c = make_phantoms(6, size=64, seed=6)
-    for field in ("images", "labels", "masks", "subtypes", "affected_fraction",
-                  "lung_masks", "lobe_masks"):
+    for field in (
+        "images",
+        "labels",
+        "masks",
+        "subtypes",
+        "affected_fraction",
+        "lung_masks",
+        "lobe_masks",
+    ):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
     assert not np.array_equal(a.images, c.images)
 
@@ -255,8 +276,14 @@ def test_too_small_size_is_refused(size):
         make_phantom(size)
 
 
-@pytest.mark.parametrize("kwargs", [{"n": -1}, {"n": 2, "pneumonia_fraction": 1.5},
-                                    {"n": 2, "pneumonia_fraction": -0.1}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"n": -1},
+        {"n": 2, "pneumonia_fraction": 1.5},
+        {"n": 2, "pneumonia_fraction": -0.1},
+    ],
+)
 def test_bad_counts_and_fractions_are_refused(kwargs):
     with pytest.raises(ValueError):
         make_phantoms(**kwargs)
@@ -290,7 +317,10 @@ def test_show_with_mask_draws_an_outline():
     out = show_with_mask(one.images[0], one.masks[0], ax=ax, title="t")
     assert out is ax and ax.get_title() == "t"
     assert len(ax.images) == 1
-    assert any(c.__class__.__name__.endswith("ContourSet") for c in ax.get_children()) or ax.collections
+    assert (
+        any(c.__class__.__name__.endswith("ContourSet") for c in ax.get_children())
+        or ax.collections
+    )
     plt.close(fig)
     fig, ax = plt.subplots()
     show_with_mask(one.images[0], np.zeros((64, 64), bool), ax=ax)

@@ -1,9 +1,6 @@
-import io
-import os
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import cnnguide
 from cnnguide import serve

@@ -30,7 +30,9 @@ def test_state_counts_by_hand():
 
 def test_threshold_edges():
     low = th.threshold_state(Y, S, 0.0)
-    assert low["recall"] == 1.0 and low["specificity"] == 0.0  # everything called pneumonia
+    assert (
+        low["recall"] == 1.0 and low["specificity"] == 0.0
+    )  # everything called pneumonia
     high = th.threshold_state(Y, S, 0.99)
     assert high["tp"] == 0 and high["fp"] == 0 and not high["precision_defined"]
     with pytest.raises(ValueError):
@@ -49,13 +51,17 @@ def test_recall_never_rises_with_the_threshold():
 
 def test_operating_point_lies_on_the_roc_curve():
     c = th.curves(Y, S)
-    assert c["roc_auc"] == pytest.approx(12 / 15)  # 12 of the 15 normal-pneumonia pairs ranked right
+    assert c["roc_auc"] == pytest.approx(
+        12 / 15
+    )  # 12 of the 15 normal-pneumonia pairs ranked right
     for t in S:
         s = th.threshold_state(Y, S, t)
         on_curve = np.isclose(c["fpr"], s["fpr"]) & np.isclose(c["tpr"], s["tpr"])
         assert on_curve.any(), t
         if s["precision_defined"]:
-            on_pr = np.isclose(c["recall"], s["recall"]) & np.isclose(c["precision"], s["precision"])
+            on_pr = np.isclose(c["recall"], s["recall"]) & np.isclose(
+                c["precision"], s["precision"]
+            )
             assert on_pr.any(), t
 
 

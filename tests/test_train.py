@@ -17,7 +17,12 @@ from cnnguide.data import Dataset, Split  # noqa: E402
 from cnnguide.metrics import binary_metrics  # noqa: E402
 from cnnguide.phantoms import make_phantoms  # noqa: E402
 from cnnguide.train import (  # noqa: E402
-    TrainConfig, load, make_dataset, predict_proba, save, train,
+    TrainConfig,
+    load,
+    make_dataset,
+    predict_proba,
+    save,
+    train,
 )
 
 pytestmark = pytest.mark.slow
@@ -25,18 +30,38 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(widths=(4, 8), dense_units=8, batch_size=32, patience=5)
 CARD_KEYS = {
-    "name", "created", "disclaimer", "data", "config", "seed", "training_seconds", "epochs_run",
-    "threshold", "threshold_rule", "validation", "test", "input_shape", "versions",
+    "name",
+    "created",
+    "disclaimer",
+    "data",
+    "config",
+    "seed",
+    "training_seconds",
+    "epochs_run",
+    "threshold",
+    "threshold_rule",
+    "validation",
+    "test",
+    "input_shape",
+    "versions",
 }
 
 
 def _phantom_dataset(n_train=192, n_eval=64, size=28):
     splits = {}
-    for seed, (name, n) in enumerate([("train", n_train), ("val", n_eval), ("test", n_eval)]):
+    for seed, (name, n) in enumerate(
+        [("train", n_train), ("val", n_eval), ("test", n_eval)]
+    ):
         b = make_phantoms(n, size, seed=seed, pneumonia_fraction=0.6)
         splits[name] = Split(b.images, b.labels.astype(np.uint8))
-    return Dataset(name="Synthetic chest phantoms", splits=splits, source="synthetic (test)",
-                   citation="none", is_real=False, image_size=size)
+    return Dataset(
+        name="Synthetic chest phantoms",
+        splits=splits,
+        source="synthetic (test)",
+        citation="none",
+        is_real=False,
+        image_size=size,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +77,17 @@ def trained(data, tmp_path_factory):
 
 def test_pipeline_keeps_uint8_until_the_batch():
     images = np.arange(5 * 4 * 4, dtype=np.uint8).reshape(5, 4, 4)
-    ds = make_dataset(images, np.array([0, 1, 0, 1, 1]), batch_size=2, shuffle=True, seed=1)
+    ds = make_dataset(
+        images, np.array([0, 1, 0, 1, 1]), batch_size=2, shuffle=True, seed=1
+    )
     assert ds.element_spec[0].dtype.name == "float32"
     batches = [x.numpy() for x, _ in ds]
     got = np.concatenate(batches)[..., 0]
     assert [len(b) for b in batches] == [2, 2, 1]
     # Every image exactly once, scaled to [0, 1].
-    assert sorted(map(tuple, (got * 255).round().reshape(5, -1))) == sorted(map(tuple, images.reshape(5, -1)))
+    assert sorted(map(tuple, (got * 255).round().reshape(5, -1))) == sorted(
+        map(tuple, images.reshape(5, -1))
+    )
     again = np.concatenate([x.numpy() for x, _ in ds])[..., 0]
     assert not np.array_equal(got, again)  # reshuffled each epoch
 
@@ -77,13 +106,23 @@ def test_train_writes_model_card_and_files(trained, data):
     # The threshold was chosen on validation and keeps validation recall >= min_recall.
     y_val = data["val"].labels
     assert card["validation"]["recall"] >= card["config"]["min_recall"]
-    assert card["validation"] == pytest.approx(binary_metrics(y_val, trained.scores["val"], card["threshold"]), nan_ok=True)
-    test = binary_metrics(data["test"].labels, trained.scores["test"], card["threshold"])
+    assert card["validation"] == pytest.approx(
+        binary_metrics(y_val, trained.scores["val"], card["threshold"]), nan_ok=True
+    )
+    test = binary_metrics(
+        data["test"].labels, trained.scores["test"], card["threshold"]
+    )
     for key, value in test.items():
         assert card["test"][key] == pytest.approx(value, nan_ok=True)
     low, high = card["test"]["roc_auc_ci"]
     assert low <= card["test"]["roc_auc"] <= high
-    assert set(trained.history) >= {"epoch", "loss", "val_loss", "val_auc", "learning_rate"}
+    assert set(trained.history) >= {
+        "epoch",
+        "loss",
+        "val_loss",
+        "val_auc",
+        "learning_rate",
+    }
 
 
 def test_same_seed_same_metrics(trained, data):
@@ -99,7 +138,9 @@ def test_save_load_round_trip(trained, data, tmp_path):
     model, card = load(folder)
     assert card == json.loads(json.dumps(trained.card))
     images = data["test"].images[:16]
-    assert np.allclose(predict_proba(model, images), predict_proba(trained.model, images), atol=1e-6)
+    assert np.allclose(
+        predict_proba(model, images), predict_proba(trained.model, images), atol=1e-6
+    )
     model2, _ = load(folder / "model.keras")
     assert model2.get_layer("last_conv").filters == 8
 
@@ -161,7 +202,13 @@ def test_crashed_run_resumes_where_it_stopped(data, tmp_path):
     config = TrainConfig(epochs=4, seed=1, **TINY)
     first = _Epochs()
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(config, data, out_dir=tmp_path, callbacks=[first, _Crash(after=1)], n_boot=20)
+        train(
+            config,
+            data,
+            out_dir=tmp_path,
+            callbacks=[first, _Crash(after=1)],
+            n_boot=20,
+        )
     assert first.seen == [0, 1]
     assert (tmp_path / "backup").is_dir() and not (tmp_path / "model.keras").exists()
     second = _Epochs()
@@ -193,14 +240,19 @@ def test_config_augmentation_reaches_the_model():
 
     def augmentation_layers(**overrides):
         model = _build_model(TrainConfig(**TINY, **overrides), (28, 28, 1))
-        return {type(layer).__name__: layer for layer in model.get_layer("augmentation").layers}
+        return {
+            type(layer).__name__: layer
+            for layer in model.get_layer("augmentation").layers
+        }
 
     layers = augmentation_layers(contrast=0.3, brightness=0.15)
     assert layers["RandomContrast"].factor == (0.3, 0.3)  # both ways: lower and raise
     assert "RandomBrightness" in layers
     assert "RandomBrightness" not in augmentation_layers()  # off by default
     with pytest.raises(ValueError, match="augmentation"):
-        _build_model(TrainConfig(**TINY, augment=False), (28, 28, 1)).get_layer("augmentation")
+        _build_model(TrainConfig(**TINY, augment=False), (28, 28, 1)).get_layer(
+            "augmentation"
+        )
 
 
 DISTRIBUTED = textwrap.dedent(
@@ -227,8 +279,12 @@ DISTRIBUTED = textwrap.dedent(
 def test_distribute_strategy_with_two_logical_cpus():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
     proc = subprocess.run(
-        [sys.executable, "-c", DISTRIBUTED, str(ROOT)], capture_output=True, text=True,
-        timeout=600, env=env, cwd=ROOT,
+        [sys.executable, "-c", DISTRIBUTED, str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])

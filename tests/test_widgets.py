@@ -47,10 +47,17 @@ def test_explorer_pattern_updates_once_per_change_and_once_per_hold():
 
     def view(slope, offset):
         calls.append((slope, offset))
-        return {"y": [offset, offset + slope], "label": f"slope {slope} <b>", "detail_html": "<i>d</i>"}
+        return {
+            "y": [offset, offset + slope],
+            "label": f"slope {slope} <b>",
+            "detail_html": "<i>d</i>",
+        }
 
     explorer = W.Explorer(
-        {"slope": widgets.FloatSlider(value=1.0), "offset": widgets.FloatSlider(value=0.0)},
+        {
+            "slope": widgets.FloatSlider(value=1.0),
+            "offset": widgets.FloatSlider(value=0.0),
+        },
         view,
         figure,
         lambda state: line.set_ydata(state["y"]),
@@ -88,7 +95,10 @@ def test_convolution_view_arithmetic_matches_the_feature_map(image):
         np.testing.assert_allclose(state["products"], state["patch"] * kernel)
         top, left, kh, kw = state["window"]
         assert (kh, kw) == (3, 3)
-        assert top == 5 * stride - state["pads"][0][0] and left == 7 * stride - state["pads"][1][0]
+        assert (
+            top == 5 * stride - state["pads"][0][0]
+            and left == 7 * stride - state["pads"][1][0]
+        )
         assert f"{expected.shape[0]}x{expected.shape[1]}" in state["label"]
         assert "sum" in state["detail_html"]
 
@@ -99,24 +109,32 @@ def test_convolution_view_clips_the_chosen_pixel(image):
 
 
 def test_convolution_explorer_responds_to_every_control(image):
-    explorer = W.convolution_explorer({"ramp": image, "flat": np.full((40, 40), 0.5)}, "sobel_x", upload=False)
+    explorer = W.convolution_explorer(
+        {"ramp": image, "flat": np.full((40, 40), 0.5)}, "sobel_x", upload=False
+    )
     assert explorer.state["shape"] == (62, 62)
     assert "62x62" in explorer.label.value
 
     explorer.controls["stride"].value = 2
     assert explorer.state["shape"] == (31, 31) and "31x31" in explorer.label.value
-    assert explorer.controls["row"].max == 30  # the pixel sliders follow the feature map
+    assert (
+        explorer.controls["row"].max == 30
+    )  # the pixel sliders follow the feature map
 
     explorer.controls["padding"].value = "same"
     assert explorer.state["shape"] == (32, 32)
-    np.testing.assert_allclose(explorer.state["feature_map"], conv2d(image, K.sobel("x"), 2, "same"))
+    np.testing.assert_allclose(
+        explorer.state["feature_map"], conv2d(image, K.sobel("x"), 2, "same")
+    )
 
     explorer.controls["kernel"].value = "box_blur"
     assert explorer.controls["size"].disabled is False
     explorer.controls["size"].value = 7
     assert explorer.state["kernel"].shape == (7, 7)
     explorer.controls["kernel"].value = "laplacian_8"
-    assert explorer.state["kernel"].shape == (3, 3) and explorer.controls["size"].disabled
+    assert (
+        explorer.state["kernel"].shape == (3, 3) and explorer.controls["size"].disabled
+    )
 
     with explorer.hold():
         explorer.controls["row"].value = 10
@@ -135,7 +153,9 @@ def test_convolution_explorer_responds_to_every_control(image):
 
 def test_convolution_explorer_custom_weights(image):
     explorer = W.convolution_explorer(image, W.CUSTOM_KERNEL, upload=False)
-    np.testing.assert_array_equal(explorer.state["kernel"], K.sobel("x"))  # the grid starts at Sobel x
+    np.testing.assert_array_equal(
+        explorer.state["kernel"], K.sobel("x")
+    )  # the grid starts at Sobel x
     with explorer.hold():
         for i in range(3):
             for j in range(3):
@@ -151,12 +171,23 @@ def test_convolution_explorer_upload_adds_an_image(image, tmp_path):
     Image.fromarray((image * 255).astype(np.uint8)).save(path)
     explorer = W.convolution_explorer({"ramp": image})
     upload = next(
-        w for box in explorer.widget.children if isinstance(box, widgets.HBox)
-        for w in box.children if isinstance(w, widgets.FileUpload)
+        w
+        for box in explorer.widget.children
+        if isinstance(box, widgets.HBox)
+        for w in box.children
+        if isinstance(w, widgets.FileUpload)
     )
-    upload.value = ({"name": "scan.png", "type": "image/png", "size": path.stat().st_size,
-                     "content": memoryview(path.read_bytes()),
-                     "last_modified": datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)},)
+    upload.value = (
+        {
+            "name": "scan.png",
+            "type": "image/png",
+            "size": path.stat().st_size,
+            "content": memoryview(path.read_bytes()),
+            "last_modified": datetime.datetime(
+                2026, 1, 1, tzinfo=datetime.timezone.utc
+            ),
+        },
+    )
     assert explorer.controls["image"].value == "upload: scan.png"
     assert explorer.state["image"].shape == (256, 256)
     assert explorer.state["shape"] == (254, 254)
@@ -174,7 +205,13 @@ def test_convolution_small_multiples(image):
 
 @pytest.mark.parametrize(
     "n,k,stride,padding,expected",
-    [(7, 3, 1, "valid", 5), (7, 3, 2, "valid", 3), (7, 3, 2, "same", 4), (8, 3, 3, "same", 3), (6, 4, 2, 1, 3)],
+    [
+        (7, 3, 1, "valid", 5),
+        (7, 3, 2, "valid", 3),
+        (7, 3, 2, "same", 4),
+        (8, 3, 3, "same", 3),
+        (6, 4, 2, 1, 3),
+    ],
 )
 def test_window_walk_counts_match_the_formula(n, k, stride, padding, expected):
     walk = W.window_walk_picture(n, k, stride, padding, cell=5)
@@ -197,7 +234,10 @@ def test_stride_padding_explorer_labels_formula_and_produced(image):
     assert explorer.state["feature_map"].shape == (32, 32)
     assert explorer.controls["step"].max == 15
     explorer.controls["step"].value = 5
-    assert explorer.state["walk"]["window"][:2] == (2 * 12, 2 * 12)  # row 1, col 1, stride 2
+    assert explorer.state["walk"]["window"][:2] == (
+        2 * 12,
+        2 * 12,
+    )  # row 1, col 1, stride 2
     explorer.controls["padding"].value = 2
     assert explorer.state["walk"]["pads"] == ((2, 2), (2, 2))
     assert explorer.state["formula"] == explorer.state["produced"] == 5
@@ -220,7 +260,9 @@ def test_pooling_explorer_max_average_and_global_average(image):
     assert np.isclose(explorer.state["global_average"], image.mean())
     assert f"{image.mean():.3f}" in explorer.label.value
     explorer.controls["mode"].value = "average"
-    np.testing.assert_allclose(explorer.state["pooled"], pool2d(image, 2, mode="average"))
+    np.testing.assert_allclose(
+        explorer.state["pooled"], pool2d(image, 2, mode="average")
+    )
     with explorer.hold():
         explorer.controls["size"].value = 3
         explorer.controls["stride"].value = 3

@@ -14,20 +14,38 @@ def save_tiny_model(folder, *, size=28, threshold=0.5, seed=0):
     from cnnguide.train import save
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((size, size, 1)),
-        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="last_conv"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(1, activation="sigmoid"),
-    ], name="tiny_cnn")
+    model = keras.Sequential(
+        [
+            keras.Input((size, size, 1)),
+            keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(
+                8, 3, padding="same", activation="relu", name="last_conv"
+            ),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ],
+        name="tiny_cnn",
+    )
     card = {
-        "name": "tiny_cnn", "created": "2026-01-01T00:00:00", "disclaimer": cnnguide.DISCLAIMER,
-        "threshold": threshold, "input_shape": [size, size, 1],
-        "data": {"name": "test fixture", "source": "none", "citation": "", "is_real": False,
-                 "image_size": size, "split_sizes": {}},
-        "versions": {"tensorflow": "x", "keras": keras.__version__, "cnnguide": cnnguide.__version__},
+        "name": "tiny_cnn",
+        "created": "2026-01-01T00:00:00",
+        "disclaimer": cnnguide.DISCLAIMER,
+        "threshold": threshold,
+        "input_shape": [size, size, 1],
+        "data": {
+            "name": "test fixture",
+            "source": "none",
+            "citation": "",
+            "is_real": False,
+            "image_size": size,
+            "split_sizes": {},
+        },
+        "versions": {
+            "tensorflow": "x",
+            "keras": keras.__version__,
+            "cnnguide": cnnguide.__version__,
+        },
     }
     return save(model, card, folder)
 
