@@ -35,16 +35,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-timing", type=int, default=200)
     args = parser.parse_args(argv)
 
-    from cnnguide import edge, serve
+    from cnnguide.deploy import edge, service
     from cnnguide.data import load_dataset
     from cnnguide.train import TrainConfig, load, train
 
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            model_file = serve.find_model(args.model)
+            model_file = service.find_model(args.model)
             model, card = load(model_file)
             origin = f"saved model {model_file}"
-        except serve.NoModelError:
+        except service.NoModelError:
             start = time.perf_counter()
             result = train(
                 TrainConfig(epochs=args.epochs), out_dir=Path(tmp) / "model", n_boot=10

@@ -1,4 +1,4 @@
-"""Speed of cnnguide.phantoms.make_phantoms: 1000 phantoms at 128x128 and at 28x28.
+"""Speed of cnnguide.data.phantoms.make_phantoms: 1000 phantoms at 128x128 and at 28x28.
 
 Target: 1000 phantoms at 128x128 in at most 5 s on a 2-core laptop. Wall-clock time
 depends on what else the machine runs, so the table also gives the CPU time of this
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from cnnguide.phantoms import make_phantoms
+from cnnguide.data.phantoms import make_phantoms
 
 TARGET_S = 5.0  # for 1000 phantoms at 128x128
 N = 1000

@@ -25,7 +25,7 @@ TARGET_S = 0.100
 
 def test_image(size: int = 256) -> tuple[np.ndarray, str]:
     try:
-        from cnnguide.phantoms import make_phantom
+        from cnnguide.data.phantoms import make_phantom
 
         return make_phantom(size, seed=0).images[0], "phantom"
     except Exception:  # phantoms unavailable: a structured synthetic image

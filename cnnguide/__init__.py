@@ -4,7 +4,7 @@ Every chapter of the book narrates; the logic lives here, one module per idea:
 
 =========================  =================================================
 ``cnnguide.data``          PneumoniaMNIST, image folders, single images
-``cnnguide.phantoms``      synthetic chest radiographs with lesion masks
+``cnnguide.data.phantoms``      synthetic chest radiographs with lesion masks
 ``cnnguide.neuron``        the artificial neuron (chapter 1)
 ``cnnguide.images``        pixels, normalisation, tensor layouts (chapter 2)
 ``cnnguide.kernels``       the named hand-made kernels (chapter 3)

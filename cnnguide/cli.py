@@ -527,14 +527,14 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_app(args) -> int:
-    from cnnguide.app import run
+    from cnnguide.deploy.app import run
 
     return run(args.model, port=args.port, host=args.host)
 
 
 def _cmd_serve(args) -> int:
-    from cnnguide.api import run
-    from cnnguide.serve import NoModelError
+    from cnnguide.deploy.api import run
+    from cnnguide.deploy.service import NoModelError
 
     try:
         run(args.model, host=args.host, port=args.port)

@@ -574,7 +574,7 @@ def pretrain_on_phantoms(
     """Pre-train a network on synthetic chest phantoms (offline stand-in for ImageNet).
 
     Transfer learning needs a source task with plenty of data; without internet there
-    are no ImageNet weights, but :func:`cnnguide.phantoms.make_phantoms` draws as many
+    are no ImageNet weights, but :func:`cnnguide.data.phantoms.make_phantoms` draws as many
     labelled chest-like images as wanted. The returned network is then fine-tuned on
     the real data like any other.
 
@@ -596,7 +596,7 @@ def pretrain_on_phantoms(
     -------
     (model, seconds) : the pre-trained model and the time spent (drawing + training).
     """
-    from cnnguide.phantoms import make_phantoms
+    from cnnguide.data.phantoms import make_phantoms
 
     start = time.perf_counter()
     batch = make_phantoms(

@@ -298,7 +298,7 @@ def default_images(size: int = 256) -> dict[str, np.ndarray]:
     >>> next(iter(images)).startswith("phantom")
     True
     """
-    from cnnguide.phantoms import make_phantom
+    from cnnguide.data.phantoms import make_phantom
 
     images = {
         f"phantom (synthetic, {size}x{size})": _as_float_image(

@@ -16,8 +16,8 @@ pytest.importorskip("fastapi", reason="the web API needs fastapi (pip install fa
 pytest.importorskip("multipart", reason="file uploads need python-multipart")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from cnnguide.api import create_app  # noqa: E402
-from cnnguide.serve import NoModelError  # noqa: E402
+from cnnguide.deploy.api import create_app  # noqa: E402
+from cnnguide.deploy.service import NoModelError  # noqa: E402
 
 from servers import free_port, stop_process, wait_for  # noqa: E402
 from tiny_models import png_bytes, save_tiny_model  # noqa: E402
@@ -125,7 +125,7 @@ def test_real_server_on_loopback(model_dir, tmp_path):
         os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "cnnguide.api", str(model_dir), "--port", str(port)],
+        [sys.executable, "-m", "cnnguide.deploy.api", str(model_dir), "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

@@ -21,7 +21,7 @@ pytest.importorskip(
 )
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-import cnnguide.app as app_module  # noqa: E402
+import cnnguide.deploy.app as app_module  # noqa: E402
 
 APP = str(Path(app_module.__file__).resolve())
 TIMEOUT = (
@@ -195,7 +195,7 @@ def test_end_to_end_upload_in_chromium(model_dir, tmp_path):
     browser_log = tmp_path / "chromium.log"
     profile = tmp_path / "chromium-profile"
     xray = tmp_path / "chest.png"
-    from cnnguide.phantoms import make_phantom
+    from cnnguide.data.phantoms import make_phantom
 
     Image.fromarray(make_phantom(128, seed=5, subtype="lobar").images[0]).save(xray)
     env = dict(

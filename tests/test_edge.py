@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnnguide import edge
+from cnnguide.deploy import edge
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def data():
-    from cnnguide.phantoms import make_phantoms
+    from cnnguide.data.phantoms import make_phantoms
 
     train = make_phantoms(60, size=28, seed=1)
     test = make_phantoms(40, size=28, seed=2)

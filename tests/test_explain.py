@@ -534,7 +534,7 @@ def test_scores_reject_mismatched_or_negative_input():
 
 
 def test_scores_on_phantom_lesion_masks():
-    phantoms = pytest.importorskip("cnnguide.phantoms")
+    phantoms = pytest.importorskip("cnnguide.data.phantoms")
     batch = phantoms.make_phantoms(6, 64, seed=0, pneumonia_fraction=1.0)
     for mask in batch.masks:
         assert mask.any()

@@ -1,4 +1,4 @@
-"""Tests for cnnguide.phantoms: shapes, ground truth, anatomy and determinism."""
+"""Tests for cnnguide.data.phantoms: shapes, ground truth, anatomy and determinism."""
 
 import doctest
 
@@ -14,8 +14,8 @@ from hypothesis import strategies as st  # noqa: E402
 from scipy import ndimage  # noqa: E402
 from scipy.signal import find_peaks  # noqa: E402
 
-from cnnguide import phantoms  # noqa: E402
-from cnnguide.phantoms import (  # noqa: E402
+from cnnguide.data import phantoms  # noqa: E402
+from cnnguide.data.phantoms import (  # noqa: E402
     LOBAR_THRESHOLD,
     PhantomBatch,
     describe,

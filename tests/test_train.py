@@ -15,7 +15,7 @@ keras = pytest.importorskip("keras")
 
 from cnnguide.data import Dataset, Split  # noqa: E402
 from cnnguide.metrics import binary_metrics  # noqa: E402
-from cnnguide.phantoms import make_phantoms  # noqa: E402
+from cnnguide.data.phantoms import make_phantoms  # noqa: E402
 from cnnguide.train import (  # noqa: E402
     TrainConfig,
     load,

@@ -1,4 +1,4 @@
-"""A small web API around :class:`cnnguide.serve.Predictor` (FastAPI).
+"""A small web API around :class:`cnnguide.deploy.service.Predictor` (FastAPI).
 
 Endpoints
 ---------
@@ -8,11 +8,11 @@ Endpoints
 ``POST /predict``
     A multipart form with one field ``file`` (PNG, JPEG, or DICOM with pydicom) and an
     optional query parameter ``threshold``; answers the JSON of
-    :meth:`cnnguide.serve.Predictor.predict`. Bad input gets a 4xx status and
+    :meth:`cnnguide.deploy.service.Predictor.predict`. Bad input gets a 4xx status and
     ``{"detail": "<what is wrong and how to fix it>"}``: 400 empty file, 413 too large,
     422 not a readable greyscale image (or a bad threshold).
 
-Run it with ``python -m cnnguide.api MODEL_DIR --port 8000`` (or :func:`run`), then::
+Run it with ``python -m cnnguide.deploy.api MODEL_DIR --port 8000`` (or :func:`run`), then::
 
     curl -F file=@xray.png http://127.0.0.1:8000/predict
 
@@ -25,7 +25,7 @@ import sys
 
 import cnnguide
 from cnnguide.data import ImageError
-from cnnguide.serve import MAX_UPLOAD_BYTES, load_predictor
+from cnnguide.deploy.service import MAX_UPLOAD_BYTES, load_predictor
 
 __all__ = ["create_app", "run", "main"]
 
@@ -51,7 +51,7 @@ def create_app(model_dir=None, *, max_bytes: int = MAX_UPLOAD_BYTES):
 
     Raises
     ------
-    cnnguide.serve.NoModelError
+    cnnguide.deploy.service.NoModelError
         No model found (the message says how to train one): a service without a model
         should not start.
 
@@ -145,11 +145,11 @@ def run(model_dir=None, *, host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cnnguide.api [MODEL] [--host H] [--port P]``; returns an exit status."""
-    from cnnguide.serve import NoModelError
+    """``python -m cnnguide.deploy.api [MODEL] [--host H] [--port P]``; returns an exit status."""
+    from cnnguide.deploy.service import NoModelError
 
     parser = argparse.ArgumentParser(
-        prog="python -m cnnguide.api",
+        prog="python -m cnnguide.deploy.api",
         description="Web API for a saved cnnguide model. " + cnnguide.DISCLAIMER,
     )
     parser.add_argument(

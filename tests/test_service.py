@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import cnnguide
-from cnnguide import serve
+from cnnguide.deploy import service
 from cnnguide.data import ImageError, load_image
 
 from tiny_models import png_bytes, save_tiny_model  # noqa: E402
@@ -16,13 +16,13 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def predictor(model_dir):
-    return serve.load_predictor(model_dir)
+    return service.load_predictor(model_dir)
 
 
 @pytest.fixture(scope="module")
 def xray():
     """A radiograph-like greyscale image: bright ribs, dark lungs (a phantom)."""
-    from cnnguide.phantoms import make_phantom
+    from cnnguide.data.phantoms import make_phantom
 
     return png_bytes(make_phantom(64, seed=3, subtype="lobar").images[0])
 
@@ -124,27 +124,27 @@ def test_dicom_without_pydicom_says_how(predictor, monkeypatch):
 
 def test_no_model_says_how_to_train(tmp_path, monkeypatch):
     monkeypatch.delenv("CNNGUIDE_MODEL", raising=False)
-    with pytest.raises(serve.NoModelError, match="cnnguide train") as info:
-        serve.load_predictor(tmp_path / "missing")
+    with pytest.raises(service.NoModelError, match="cnnguide train") as info:
+        service.load_predictor(tmp_path / "missing")
     assert str(tmp_path / "missing") in str(info.value)
     monkeypatch.chdir(tmp_path)  # the default ./cnnguide-model is absent too
-    with pytest.raises(serve.NoModelError, match="cnnguide-model"):
-        serve.find_model()
+    with pytest.raises(service.NoModelError, match="cnnguide-model"):
+        service.find_model()
 
 
 def test_model_without_card_is_no_model(tmp_path, model_dir):
     (tmp_path / "model.keras").write_bytes((model_dir / "model.keras").read_bytes())
-    with pytest.raises(serve.NoModelError, match="model card"):
-        serve.load_predictor(tmp_path)
+    with pytest.raises(service.NoModelError, match="model card"):
+        service.load_predictor(tmp_path)
 
 
 def test_environment_variable_names_the_model(model_dir, monkeypatch):
     monkeypatch.setenv("CNNGUIDE_MODEL", str(model_dir))
-    assert serve.find_model() == model_dir / "model.keras"
-    assert serve.find_model(model_dir / "model.keras") == model_dir / "model.keras"
+    assert service.find_model() == model_dir / "model.keras"
+    assert service.find_model(model_dir / "model.keras") == model_dir / "model.keras"
 
 
 def test_version_changes_with_the_weights(tmp_path, predictor):
-    other = serve.load_predictor(save_tiny_model(tmp_path / "other", seed=1))
+    other = service.load_predictor(save_tiny_model(tmp_path / "other", seed=1))
     assert other.version != predictor.version
     assert other.version.startswith("tiny_cnn-2026-01-01-")

@@ -208,7 +208,7 @@ class TFLiteClassifier:
             if not path.is_file():
                 raise FileNotFoundError(
                     f"no TFLite model at {path}; export one with "
-                    "cnnguide.edge.export_tflite"
+                    "cnnguide.deploy.edge.export_tflite"
                 )
             content = path.read_bytes()
         self.size_bytes = len(content)

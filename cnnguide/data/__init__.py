@@ -4,7 +4,7 @@ Three ways in, one kind of object out:
 
 * :func:`load_dataset` -- what every chapter calls. Real PneumoniaMNIST when it
   can be found (or downloaded); otherwise synthetic chest phantoms from
-  :mod:`cnnguide.phantoms`, with a :attr:`Dataset.notice` that says so plainly.
+  :mod:`cnnguide.data.phantoms`, with a :attr:`Dataset.notice` that says so plainly.
 * :func:`load_pneumoniamnist` -- the real data or a clear error, never phantoms.
 * :func:`load_image_folder` and :func:`load_image` -- your own PNG or JPEG files
   (for instance the Kermany et al. release ``chest_xray/train/NORMAL/...``).
@@ -111,7 +111,7 @@ KERMANY_CITATION = (
     "data: Mendeley Data rscbjbr9sj, licence CC BY 4.0."
 )
 
-PHANTOM_CITATION = "Synthetic chest phantoms drawn by cnnguide.phantoms; no patient data, nothing to cite."
+PHANTOM_CITATION = "Synthetic chest phantoms drawn by cnnguide.data.phantoms; no patient data, nothing to cite."
 
 #: Default phantom counts per split, close to the real split proportions.
 PHANTOM_COUNTS = {"train": 1200, "val": 200, "test": 300}
@@ -766,7 +766,7 @@ def _phantom_notice(size: int, looked: Sequence[str]) -> str:
 @functools.lru_cache(maxsize=2)
 def _phantom_splits(size: int, seed: int, counts: tuple) -> tuple:
     """Phantoms per split, kept for the next call in this process (they take seconds)."""
-    from cnnguide.phantoms import make_phantoms
+    from cnnguide.data.phantoms import make_phantoms
 
     seeds = np.random.SeedSequence(seed).generate_state(len(SPLITS))
     out = []
@@ -798,7 +798,7 @@ def load_dataset(
     Real data is looked for as in :func:`load_pneumoniamnist` (a download is
     tried unless ``CNNGUIDE_OFFLINE=1``). When none is found and
     ``allow_phantoms`` is true, synthetic chest phantoms from
-    :func:`cnnguide.phantoms.make_phantoms` stand in: the returned dataset has
+    :func:`cnnguide.data.phantoms.make_phantoms` stand in: the returned dataset has
     ``is_real=False``, a :attr:`Dataset.notice` that says so plainly, and a
     :class:`PhantomDataWarning` is issued once per call.
 

@@ -3,13 +3,13 @@
 Start it with ``cnnguide app [MODEL]`` / ``make app`` (both call :func:`run`), or with
 Streamlit directly::
 
-    streamlit run cnnguide/app.py -- --model cnnguide-model
+    streamlit run cnnguide/deploy/app.py -- --model cnnguide-model
 
 The page shows the image as the model sees it (resized, greyscale), the probability,
 the label at the model card's threshold with a slider to move it, the Grad-CAM overlay,
 the model card and the disclaimer. Bad uploads (not an image, empty, huge, a colour
 photo) get a message on the page; with no trained model the page says how to train one.
-All the logic lives in :mod:`cnnguide.serve`, shared with the web API.
+All the logic lives in :mod:`cnnguide.deploy.service`, shared with the web API.
 
 This is teaching material, not a diagnostic device.
 """
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import cnnguide
-from cnnguide import serve
+from cnnguide.deploy import service
 
 __all__ = ["render", "run", "command", "main", "display_image", "N_SAMPLES"]
 
@@ -93,7 +93,7 @@ def _samples(size: int):
     return load(size)
 
 
-def _card_summary(predictor: serve.Predictor) -> dict:
+def _card_summary(predictor: service.Predictor) -> dict:
     card = predictor.card
     test = card.get("test") or {}
     return {
@@ -121,13 +121,13 @@ def render(model_path: str | os.PathLike | None = None) -> None:
     st.warning(cnnguide.DISCLAIMER, icon="⚠️")
 
     @st.cache_resource(show_spinner="Loading the model ...")
-    def get_predictor(path: str, stamp: float) -> serve.Predictor:
-        return serve.load_predictor(path)
+    def get_predictor(path: str, stamp: float) -> service.Predictor:
+        return service.load_predictor(path)
 
     try:
-        model_file = serve.find_model(model_path)
+        model_file = service.find_model(model_path)
         predictor = get_predictor(str(model_file.resolve()), model_file.stat().st_mtime)
-    except serve.NoModelError as exc:
+    except service.NoModelError as exc:
         st.error("No trained model yet.")
         st.info(str(exc))
         return
@@ -163,14 +163,14 @@ def render(model_path: str | os.PathLike | None = None) -> None:
             "PNG or JPEG chest X-ray (DICOM when pydicom is installed)",
             type=UPLOAD_TYPES,
             key="upload",
-            max_upload_size=serve.MAX_UPLOAD_BYTES // 2**20,
+            max_upload_size=service.MAX_UPLOAD_BYTES // 2**20,
         )
         if uploaded is None:
             st.info("Upload an image, or pick a sample above.")
             return
         try:
             image = predictor.prepare(uploaded.getvalue(), uploaded.name)
-        except serve.ImageError as exc:
+        except service.ImageError as exc:
             st.error(f"Cannot use this file: {exc}")
             return
         caption = uploaded.name
@@ -240,7 +240,7 @@ def command(model_path=None, *, port: int = 8501, host: str = "127.0.0.1") -> li
         "--browser.gatherUsageStats",
         "false",
         "--server.maxUploadSize",
-        str(max(1, serve.MAX_UPLOAD_BYTES // 2**20)),
+        str(max(1, service.MAX_UPLOAD_BYTES // 2**20)),
         "--server.fileWatcherType",
         "none",
     ]
@@ -266,9 +266,9 @@ def run(model_path=None, *, port: int = 8501, host: str = "127.0.0.1") -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cnnguide.app [MODEL] [--port P] [--host H]``."""
+    """``python -m cnnguide.deploy.app [MODEL] [--port P] [--host H]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m cnnguide.app",
+        prog="python -m cnnguide.deploy.app",
         description="Streamlit demo page. " + cnnguide.DISCLAIMER,
     )
     parser.add_argument(
@@ -295,5 +295,5 @@ def _inside_streamlit() -> bool:
 if __name__ == "__main__":
     if _inside_streamlit():
         render(_model_argument())
-    else:  # python -m cnnguide.app
+    else:  # python -m cnnguide.deploy.app
         sys.exit(main())
