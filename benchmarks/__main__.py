@@ -3,7 +3,8 @@
 Usage::
 
     python -m benchmarks              # all of them
-    python -m benchmarks ops widgets  # only bench_ops.py and bench_widgets.py
+    python -m benchmarks ops explorers  # only bench_ops.py and bench_explorers.py
+    python -m benchmarks api          # the web API under load (bench_api.py)
 
 Each script runs in a fresh interpreter so that its timings and peak memory are its own.
 """

@@ -1,4 +1,7 @@
-"""Feature maps: extract every layer's output for one image, plot them, browse them.
+"""Feature maps: extract every layer's output for one image, and plot them.
+
+The explorer that browses them in the page, and its static small-multiples twin,
+live in :mod:`cnnguide.explorers.featuremaps`.
 
 Examples
 --------
@@ -14,26 +17,23 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from cnnguide.widgets import render_png
+from cnnguide.images import as_model_input
 
 __all__ = [
     "feature_maps",
     "describe_maps",
     "spatial_layers",
     "plot_feature_maps",
-    "featuremap_small_multiples",
-    "FeatureMapViewer",
-    "featuremap_explorer",
 ]
 
 
 def _as_batch(image, input_shape) -> np.ndarray:
-    x = np.asarray(image, dtype=np.float32)
+    """One image or a batch -> the model's batch, by the package's one rule
+    (:func:`cnnguide.images.as_model_input`: uint8 /255, floats kept)."""
+    x = np.asarray(image)
     expected = tuple(input_shape[1:])
-    if x.shape == expected[:-1] and expected[-1] == 1:
-        x = x[..., None]
-    if x.shape == expected:
-        x = x[None]
+    single = x.shape == expected or (expected[-1] == 1 and x.shape == expected[:-1])
+    x = as_model_input(x[np.newaxis] if single else x)
     if x.shape[1:] != expected:
         raise ValueError(
             f"image has shape {np.shape(image)}; the model expects {expected} "
@@ -165,149 +165,3 @@ def plot_feature_maps(
     fig.suptitle(f"{layer}: {m.shape[0]}x{m.shape[1]}x{m.shape[2]}", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def featuremap_small_multiples(
-    maps: dict[str, np.ndarray],
-    layers=None,
-    *,
-    n_channels: int = 4,
-    image=None,
-    size: float = 1.4,
-    cmap: str = "viridis",
-):
-    """Static grid: one row per spatial layer, its first ``n_channels`` channels as columns.
-
-    The static companion of :func:`featuremap_explorer` for the rendered book. If
-    ``image`` is given, it is drawn in an extra first row.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> fig = featuremap_small_multiples({"a": rng.random((8, 8, 2)), "b": rng.random((4, 4, 6))})
-    >>> len([ax for ax in fig.axes if ax.images])
-    6
-    """
-    layers = spatial_layers(maps) if layers is None else list(layers)
-    if not layers:
-        raise ValueError("no (H, W, C) feature maps to show")
-    rows = (
-        [
-            (
-                "input",
-                np.asarray(image, dtype=np.float32).reshape(*np.shape(image)[:2], -1),
-            )
-        ]
-        if image is not None
-        else []
-    )
-    rows += [(name, _check_map(maps, name)) for name in layers]
-    fig, axes = plt.subplots(
-        len(rows),
-        n_channels,
-        figsize=(size * n_channels + 1.2, size * len(rows)),
-        squeeze=False,
-    )
-    for r, (name, m) in enumerate(rows):
-        for c in range(n_channels):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if c < m.shape[-1] and (name != "input" or c == 0):
-                ax.imshow(m[..., c], cmap="gray" if name == "input" else cmap)
-                if r == 0 or (r == 1 and image is not None):
-                    ax.set_title(f"channel {c}", fontsize=8)
-        axes[r, 0].set_ylabel(
-            f"{name}\n{m.shape[0]}x{m.shape[1]}x{m.shape[2]}", fontsize=8
-        )
-    fig.tight_layout()
-    return fig
-
-
-class FeatureMapViewer:
-    """Widget: a layer slider and a channel slider over a dict of feature maps.
-
-    Attributes
-    ----------
-    layer : ipywidgets.SelectionSlider
-        Which spatial layer is shown.
-    channel : ipywidgets.IntSlider
-        Which channel; its maximum follows the chosen layer.
-    image : ipywidgets.Image
-        The current map as a PNG (saved in the page, so the book shows the first one).
-    shown : np.ndarray
-        The 2-D map on display right now (tests read it).
-    widget : ipywidgets.VBox
-    """
-
-    def __init__(self, maps: dict[str, np.ndarray], *, cmap: str = "viridis"):
-        import ipywidgets as widgets
-
-        self.maps = {k: np.asarray(maps[k]) for k in spatial_layers(maps)}
-        if not self.maps:
-            raise ValueError(
-                "FeatureMapViewer needs at least one (H, W, C) feature map"
-            )
-        self.cmap = cmap
-        names = list(self.maps)
-        self.layer = widgets.SelectionSlider(
-            options=names, value=names[0], description="layer", continuous_update=False
-        )
-        self.channel = widgets.IntSlider(
-            value=0,
-            min=0,
-            max=self.maps[names[0]].shape[-1] - 1,
-            description="channel",
-            continuous_update=False,
-        )
-        self.info = widgets.HTML()
-        self.image = widgets.Image(format="png")
-        self.widget = widgets.VBox(
-            [widgets.HBox([self.layer, self.channel]), self.info, self.image]
-        )
-        self.layer.observe(self._on_layer, names="value")
-        self.channel.observe(self._redraw, names="value")
-        self._redraw()
-
-    def _on_layer(self, change):
-        depth = self.maps[self.layer.value].shape[-1]
-        # Changing max may clamp value and fire a redraw; redraw once more afterwards anyway.
-        self.channel.max = depth - 1
-        self._redraw()
-
-    def _redraw(self, change=None):
-        m = self.maps[self.layer.value]
-        c = min(self.channel.value, m.shape[-1] - 1)
-        self.shown = m[..., c]
-        fig, ax = plt.subplots(figsize=(3.2, 3.2))
-        im = ax.imshow(self.shown, cmap=self.cmap)
-        fig.colorbar(im, ax=ax, fraction=0.046)
-        ax.set_title(f"{self.layer.value}, channel {c}", fontsize=10)
-        ax.axis("off")
-        fig.tight_layout()
-        self.image.value = render_png(fig, dpi=80)
-        plt.close(fig)
-        self.info.value = (
-            f"shape {m.shape[0]}x{m.shape[1]}x{m.shape[2]}; this channel: "
-            f"min {self.shown.min():.3f}, max {self.shown.max():.3f}, "
-            f"zeros {np.mean(self.shown == 0):.0%}"
-        )
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
-
-
-def featuremap_explorer(maps: dict[str, np.ndarray], **kwargs) -> FeatureMapViewer:
-    """Build the feature-map viewer (see :class:`FeatureMapViewer`).
-
-    Examples
-    --------
-    >>> viewer = featuremap_explorer({"conv": np.random.default_rng(0).random((6, 6, 3))})
-    >>> viewer.channel.max
-    2
-    """
-    return FeatureMapViewer(maps, **kwargs)

@@ -15,7 +15,15 @@ import math
 import numpy as np
 from sklearn import metrics as skm
 
-__all__ = ["confusion", "binary_metrics", "bootstrap_ci", "choose_threshold", "METRICS"]
+__all__ = [
+    "confusion",
+    "binary_metrics",
+    "operating_point",
+    "curves",
+    "bootstrap_ci",
+    "choose_threshold",
+    "METRICS",
+]
 
 #: Metric names accepted by :func:`bootstrap_ci`.
 METRICS = ("accuracy", "precision", "recall", "specificity", "f1", "roc_auc", "pr_auc")
@@ -255,3 +263,74 @@ def choose_threshold(y_true, y_score, *, min_recall: float = 0.95) -> float:
     # tpr[i] is the recall of `score >= thresholds[i]`; thresholds decrease, tpr increases.
     ok = np.flatnonzero(tpr >= min_recall - 1e-12)
     return float(thresholds[ok[0]])
+
+
+def operating_point(y_true, y_score, threshold: float) -> dict:
+    """Everything that depends on one decision threshold: counts, rates, curve points.
+
+    What the threshold explorer (:mod:`cnnguide.explorers.thresholds`) shows, and
+    what its browser test compares the page with.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1, shape (N,)
+    y_score : array-like of float, shape (N,)
+    threshold : float
+        Scores ``>= threshold`` are called pneumonia.
+
+    Returns
+    -------
+    dict
+        The keys of :func:`binary_metrics` plus ``fpr`` (1 - specificity, the ROC
+        x-coordinate), ``tpr`` (= recall), ``n_called_positive`` and
+        ``precision_defined`` (False when nothing is called positive, where
+        precision is 0 by convention, scikit-learn's ``zero_division=0``).
+
+    Examples
+    --------
+    >>> s = operating_point([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], 0.5)
+    >>> s["tp"], s["fp"], s["fn"], s["tn"], s["fpr"], s["tpr"]
+    (1, 1, 1, 1, 0.5, 0.5)
+    """
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}")
+    m = binary_metrics(y_true, y_score, threshold=float(threshold))
+    m["fpr"] = 1.0 - m["specificity"]
+    m["tpr"] = m["recall"]
+    m["n_called_positive"] = m["tp"] + m["fp"]
+    m["precision_defined"] = m["n_called_positive"] > 0
+    return m
+
+
+def curves(y_true, y_score) -> dict:
+    """ROC and precision-recall curves with their areas (scikit-learn).
+
+    Returns
+    -------
+    dict
+        ``fpr, tpr, roc_thresholds, precision, recall, pr_thresholds`` (arrays)
+        and ``roc_auc, pr_auc`` (floats; ``pr_auc`` is average precision).
+
+    Examples
+    --------
+    >>> c = curves([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> c["roc_auc"]
+    0.75
+    """
+    y_true, y_score = _as_arrays(y_true, y_score)
+    if y_true.min() == y_true.max():
+        raise ValueError(
+            "curves need both classes in y_true (0 = normal and 1 = pneumonia)"
+        )
+    fpr, tpr, roc_t = skm.roc_curve(y_true, y_score, drop_intermediate=False)
+    precision, recall, pr_t = skm.precision_recall_curve(y_true, y_score)
+    return {
+        "fpr": fpr,
+        "tpr": tpr,
+        "roc_thresholds": roc_t,
+        "precision": precision,
+        "recall": recall,
+        "pr_thresholds": pr_t,
+        "roc_auc": float(skm.roc_auc_score(y_true, y_score)),
+        "pr_auc": float(skm.average_precision_score(y_true, y_score)),
+    }

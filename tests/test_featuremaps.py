@@ -1,13 +1,12 @@
-"""Tests for cnnguide.featuremaps: extraction, figures and the viewer widget (headless)."""
+"""Tests for cnnguide.featuremaps: extraction and figures (the explorer: test_explorers_ch5_10)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from cnnguide import featuremaps as F
+from cnnguide.explorers.featuremaps import featuremap_small_multiples
 from cnnguide.layers import build_demo_model
-
-pytest.importorskip("keras")
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +62,7 @@ def test_static_figures(maps):
     fig = F.plot_feature_maps(maps, "conv", ncols=4)
     assert len([ax for ax in fig.axes if ax.images]) == 8
     plt.close(fig)
-    fig = F.featuremap_small_multiples(
+    fig = featuremap_small_multiples(
         maps, ["conv", "pool"], n_channels=3, image=np.zeros((28, 28))
     )
     assert len([ax for ax in fig.axes if ax.images]) == 1 + 2 * 3
@@ -72,30 +71,3 @@ def test_static_figures(maps):
         F.plot_feature_maps(maps, "dense")
     with pytest.raises(KeyError, match="choose one of"):
         F.plot_feature_maps(maps, "nope")
-
-
-def test_viewer_sliders_change_the_shown_map(maps):
-    viewer = F.featuremap_explorer(maps)
-    assert list(viewer.layer.options) == F.spatial_layers(maps)
-    first, first_png = viewer.shown.copy(), viewer.image.value
-    np.testing.assert_array_equal(first, maps["conv"][..., 0])
-    viewer.channel.value = 5
-    np.testing.assert_array_equal(viewer.shown, maps["conv"][..., 5])
-    assert not np.array_equal(viewer.shown, first) and viewer.image.value != first_png
-    viewer.layer.value = "pool"
-    assert viewer.shown.shape == (14, 14)
-    np.testing.assert_array_equal(viewer.shown, maps["pool"][..., viewer.channel.value])
-    assert viewer.channel.max == 7
-
-
-def test_viewer_channel_range_follows_layer():
-    rng = np.random.default_rng(0)
-    viewer = F.featuremap_explorer(
-        {"a": rng.random((6, 6, 8)), "b": rng.random((3, 3, 2))}
-    )
-    viewer.channel.value = 7
-    viewer.layer.value = "b"
-    assert viewer.channel.max == 1 and viewer.channel.value == 1
-    np.testing.assert_array_equal(viewer.shown, viewer.maps["b"][..., 1])
-    with pytest.raises(ValueError, match="at least one"):
-        F.featuremap_explorer({"dense": np.zeros(4)})

@@ -1,0 +1,165 @@
+// Chapter 6: an activation function and its derivative, computed and drawn in
+// the page. actCompute() is the one function whose result feeds the drawing and
+// data-values; the browser test compares it with cnnguide.activations.
+// Names here start with "act" so they never clash with _shared.js.
+
+function actSigmoid(x) {
+  // The form whose exp never overflows (as cnnguide.activations.sigmoid).
+  if (x >= 0) return 1 / (1 + Math.exp(-x));
+  const e = Math.exp(x);
+  return e / (1 + e);
+}
+
+const ACT_FUNCTIONS = {
+  sigmoid: { uses: null, f: (x) => actSigmoid(x), d: (x) => { const s = actSigmoid(x); return s * (1 - s); } },
+  tanh: { uses: null, f: (x) => Math.tanh(x), d: (x) => { const t = Math.tanh(x); return 1 - t * t; } },
+  relu: { uses: null, f: (x) => Math.max(x, 0), d: (x) => (x > 0 ? 1 : 0) },
+  leaky_relu: { uses: "alpha", f: (x, a) => (x > 0 ? x : a * x), d: (x, a) => (x > 0 ? 1 : a) },
+  prelu: { uses: "alpha", f: (x, a) => (x > 0 ? x : a * x), d: (x, a) => (x > 0 ? 1 : a) },
+  elu: {
+    uses: "alpha",
+    f: (x, a) => (x > 0 ? x : a * Math.expm1(Math.min(x, 0))),
+    d: (x, a) => (x > 0 ? 1 : a * Math.exp(Math.min(x, 0))),
+  },
+  swish: {
+    uses: "beta",
+    f: (x, a, b) => x * actSigmoid(b * x),
+    d: (x, a, b) => { const s = actSigmoid(b * x); return s + b * x * s * (1 - s); },
+  },
+  linear: { uses: null, f: (x) => x, d: () => 1 },
+};
+
+// x = linspace(-xMax, xMax, n) exactly as numpy.linspace computes it.
+function actCompute(name, alpha, beta, xMax, n) {
+  const fn = ACT_FUNCTIONS[name];
+  if (!fn) throw new Error(`unknown activation ${name}`);
+  const x = new Array(n), y = new Array(n), dy = new Array(n);
+  const start = -xMax, step = (2 * xMax) / (n - 1);
+  for (let i = 0; i < n; i++) {
+    x[i] = i === n - 1 ? xMax : start + i * step;
+    y[i] = fn.f(x[i], alpha, beta);
+    dy[i] = fn.d(x[i], alpha, beta);
+  }
+  return { function: name, uses: fn.uses, alpha, beta, x_max: xMax, n, x, y, dy };
+}
+
+function actRange(v) {
+  // What the function's outputs span here, for the caption.
+  let lo = Infinity, hi = -Infinity;
+  for (const t of v.y) { if (t < lo) lo = t; if (t > hi) hi = t; }
+  return [lo, hi];
+}
+
+function actDraw(canvas, v) {
+  const ctx = canvas.getContext("2d");
+  const W = canvas.width, H = canvas.height;
+  const m = { l: 44, r: 12, t: 12, b: 30 };
+  ctx.clearRect(0, 0, W, H);
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, W, H);
+  let lo = Math.min(-0.25, ...v.y, ...v.dy), hi = Math.max(1.25, ...v.y, ...v.dy);
+  const pad = 0.06 * (hi - lo);
+  lo -= pad; hi += pad;
+  const sx = (x) => m.l + ((x + v.x_max) / (2 * v.x_max)) * (W - m.l - m.r);
+  const sy = (y) => H - m.b - ((y - lo) / (hi - lo)) * (H - m.t - m.b);
+  // axes and ticks
+  ctx.strokeStyle = "#bbb"; ctx.lineWidth = 1; ctx.setLineDash([]);
+  ctx.beginPath(); ctx.moveTo(sx(-v.x_max), sy(0)); ctx.lineTo(sx(v.x_max), sy(0));
+  ctx.moveTo(sx(0), sy(lo)); ctx.lineTo(sx(0), sy(hi)); ctx.stroke();
+  ctx.fillStyle = "#444"; ctx.font = "11px sans-serif"; ctx.textAlign = "center";
+  for (const t of [-v.x_max, -v.x_max / 2, 0, v.x_max / 2, v.x_max]) {
+    ctx.fillText(String(+t.toFixed(2)), sx(t), H - m.b + 14);
+  }
+  ctx.fillText("x", (m.l + W - m.r) / 2, H - 3);
+  ctx.textAlign = "right";
+  const ystep = Math.pow(10, Math.floor(Math.log10(hi - lo))) / 2 * (hi - lo > 5 ? 2 : 1);
+  for (let t = Math.ceil(lo / ystep) * ystep; t <= hi; t += ystep) {
+    ctx.fillText(String(+t.toFixed(2)), m.l - 4, sy(t) + 4);
+  }
+  const line = (ys, colour, dash, width) => {
+    ctx.strokeStyle = colour; ctx.lineWidth = width; ctx.setLineDash(dash);
+    ctx.beginPath();
+    for (let i = 0; i < v.n; i++) {
+      const px = sx(v.x[i]), py = sy(ys[i]);
+      i ? ctx.lineTo(px, py) : ctx.moveTo(px, py);
+    }
+    ctx.stroke();
+  };
+  line(v.y, "#1f77b4", [], 2.5);
+  line(v.dy, "#d62728", [6, 4], 1.8);
+  ctx.setLineDash([]);
+  // legend
+  ctx.textAlign = "left"; ctx.font = "12px sans-serif";
+  ctx.fillStyle = "#1f77b4"; ctx.fillRect(m.l + 8, m.t + 6, 18, 3);
+  ctx.fillText(`${v.function}(x)`, m.l + 32, m.t + 11);
+  ctx.fillStyle = "#d62728"; ctx.fillRect(m.l + 8, m.t + 22, 8, 3); ctx.fillRect(m.l + 18, m.t + 22, 8, 3);
+  ctx.fillText("derivative", m.l + 32, m.t + 27);
+}
+
+function actSettings(v) {
+  if (v.uses === "alpha") return `${v.function}, alpha ${v.alpha.toFixed(2)}`;
+  if (v.uses === "beta") return `${v.function}, beta ${v.beta.toFixed(1)}`;
+  return v.function;
+}
+
+function actChoice(model, name) {
+  // A selection control syncs its index: the choice is options[name][index].
+  return model.get("options")[name][Number(model.get(`${name}_index`))];
+}
+
+function render({ model, el }) {
+  const root = document.createElement("div");
+  root.className = "cnnguide-explorer";
+  root.dataset.explorer = "activations";
+  root.dataset.draws = "0";
+  const canvas = document.createElement("canvas");
+  canvas.width = 520;
+  canvas.height = 300;
+  canvas.setAttribute("role", "img");
+  canvas.style.maxWidth = "100%";
+  const caption = document.createElement("div");
+  caption.setAttribute("aria-live", "polite");
+  caption.style.font = "13px sans-serif";
+  caption.style.margin = "4px 0";
+  root.append(caption, canvas);
+  el.appendChild(root);
+  // For tests and benchmarks: the model and the controls' models (_shared.js).
+  if (typeof controlModel === "function") root.cnnguide = { model, control: (t) => controlModel(model, t) };
+
+  function draw() {
+    const t0 = performance.now();
+    const v = actCompute(
+      actChoice(model, "function"), Number(model.get("alpha")), Number(model.get("beta")),
+      Number(model.get("x_max")), Number(model.get("n_points")),
+    );
+    actDraw(canvas, v);
+    const [lo, hi] = actRange(v);
+    const unused = v.uses === "alpha" ? "beta unused" : v.uses === "beta" ? "alpha unused" : "alpha and beta unused";
+    caption.textContent =
+      `${actSettings(v)} on [-${v.x_max}, ${v.x_max}] (${unused}): ` +
+      `outputs from ${lo.toFixed(3)} to ${hi.toFixed(3)}; ` +
+      `slope from ${Math.min(...v.dy).toFixed(3)} to ${Math.max(...v.dy).toFixed(3)}.`;
+    canvas.setAttribute(
+      "aria-label",
+      `Plot of ${actSettings(v)} (solid) and its derivative (dashed) for x from ` +
+        `-${v.x_max} to ${v.x_max}, ${v.n} points each`,
+    );
+    root.dataset.values = JSON.stringify({
+      function: v.function, alpha: v.alpha, beta: v.beta, x_max: v.x_max,
+      n: v.n, x: v.x, y: v.y, dy: v.dy,
+    });
+    root.dataset.draws = String(Number(root.dataset.draws) + 1);
+    root.dataset.drawMs = (performance.now() - t0).toFixed(2);
+    try {
+      model.set("summary", { function: v.function, alpha: v.alpha, beta: v.beta,
+        x_max: v.x_max, n: v.n, y_min: lo, y_max: hi, draws: Number(root.dataset.draws) });
+      model.save_changes();
+    } catch (e) { /* no kernel: nothing to write back to */ }
+  }
+  const events = "change:function_index change:options change:alpha change:beta change:x_max change:n_points";
+  model.on(events, draw);
+  draw();
+  return () => model.off(events, draw);
+}
+
+export default { render };
