@@ -1,22 +1,28 @@
-"""The ``cnnguide`` command line: where the data is, train, evaluate, predict.
+"""The ``cnnguide`` command line: where the data is, train, evaluate, predict, serve.
 
-Run ``cnnguide --help`` (or ``python -m cnnguide --help``). Four subcommands:
+Run ``cnnguide --help`` (or ``python -m cnnguide --help``). The subcommands:
 
 ``cnnguide data [--size N] [--download]``
-    Which PneumoniaMNIST file each image size would use, or that synthetic phantoms
-    stand in; ``--size N`` also loads that size and shows the split counts;
-    ``--download`` fetches the file.
-``cnnguide train [--config FILE] [--epochs N] [--seed S] [--image-size N] [--out DIR]``
-    Train with :func:`cnnguide.train.train`; prints the test metrics and the folder.
-``cnnguide evaluate MODEL [--split val|test] [--json]``
-    Score a saved model on a split, at the threshold saved in its card.
-``cnnguide predict MODEL IMAGE... [--gradcam OUT.png] [--json]``
-    Probability and label for each image file, optionally a Grad-CAM overlay.
+    Where each PneumoniaMNIST size is found (:func:`cnnguide.data.locate`), or that
+    synthetic phantoms stand in; ``--size N`` also loads it and shows the split counts.
+``cnnguide train [--config FILE] [--epochs N] [--seed S] [--out DIR] [--quiet]``
+    Train with :func:`cnnguide.train.train`, one progress line per epoch on stderr
+    (loss, validation AUC, elapsed, time left); prints the test metrics and the folder.
+``cnnguide evaluate MODEL [FOLDER] [--split val|test] [--csv FILE] [--json]``
+    Score a saved model at the threshold in its card: on a PneumoniaMNIST split, or on
+    an image folder laid out as ``FOLDER/normal/`` and ``FOLDER/pneumonia/``.
+``cnnguide predict MODEL PATH... [--csv FILE] [--json] [--gradcam OUT]``
+    Probability and label for image files and folders (searched recursively; files
+    that are not images are skipped and reported).
+``cnnguide app [MODEL]`` / ``cnnguide serve [MODEL]``
+    The Streamlit page and the web API; one SIGTERM (or Ctrl+C) stops them.
 
-Bad input (a missing model or image, a corrupt file, a colour photo, a model that
-cannot take greyscale images) ends with one line ``cnnguide: error: ...`` on stderr and
-exit status 1; ``--debug`` shows the full traceback instead. TensorFlow is imported only
-by the subcommands that need it, so ``cnnguide --help`` and ``cnnguide data`` are fast.
+Every prediction goes through :mod:`cnnguide.deploy.service`, like the app's and the
+API's. An input that cannot be read (missing, corrupt, a colour photo) is named in one
+line ``cnnguide: error: ...`` on stderr, the other inputs are still scored, and the exit
+status is 1; a bad model or bad flags end the same way. ``--debug`` shows the full
+traceback instead. TensorFlow is imported only by the subcommands that need it, so
+``cnnguide --help`` and ``cnnguide data`` are fast.
 
 This is teaching material, not a diagnostic device.
 """
@@ -24,6 +30,7 @@ This is teaching material, not a diagnostic device.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -32,7 +39,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "collect_images", "IMAGE_SUFFIXES"]
 
 PROG = "cnnguide"
 _SIZES = (28, 64, 128, 224)
@@ -46,6 +53,15 @@ _METRIC_ORDER = (
     "pr_auc",
 )
 
+#: File name endings taken for images inside folders (files named on the command
+#: line are always tried). Extensionless files holding the DICOM marker count too.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
+
+_JUNK = {"thumbs.db", "desktop.ini", "__macosx"}
+
+#: Columns of the ``--csv`` table of ``predict`` (``evaluate`` adds ``truth``).
+CSV_COLUMNS = ("file", "probability", "label", "threshold", "model_version", "error")
+
 
 # --------------------------------------------------------------------------------------
 # Small helpers
@@ -57,24 +73,23 @@ def _disclaimer() -> str:
     return cnnguide.DISCLAIMER
 
 
+def _clean(value):
+    """NaN is not JSON: write null; NumPy scalars and paths as plain values."""
+    if hasattr(value, "item") and not isinstance(value, (list, tuple, dict)):
+        value = value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
 def _print_json(payload: Any) -> None:
-    def default(value):
-        if hasattr(value, "item"):
-            return value.item()
-        if isinstance(value, Path):
-            return str(value)
-        raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-    def clean(value):  # NaN is not JSON: write null
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    print(json.dumps(clean(payload), indent=2, default=default))
+    print(json.dumps(_clean(payload), indent=2))
 
 
 def _format_metrics(metrics: dict) -> list[str]:
@@ -111,97 +126,199 @@ def _load_dataset(size: int, data_dir, n_phantoms=None):
         return data.load_dataset(size, data_dir, n_phantoms=n_phantoms)
 
 
+def _note(text: str) -> None:
+    print(f"{PROG}: note: {text}", file=sys.stderr)
+
+
 def _note_phantoms(dataset) -> None:
     if not dataset.is_real:
-        print(
-            f"{PROG}: note: synthetic phantoms stand in for PneumoniaMNIST at "
+        _note(
+            f"synthetic phantoms stand in for PneumoniaMNIST at "
             f"{dataset.image_size}x{dataset.image_size} (not X-rays); run "
-            f"'{PROG} data' to see where the real file is looked for",
-            file=sys.stderr,
+            f"'{PROG} data' to see where the real file is looked for"
         )
 
 
-def _load_model(path: str):
+def _load_predictor(path: str):
+    """The prediction service's view of a saved model (what the app and API load)."""
     _quiet_tensorflow()
-    from cnnguide import train
+    from cnnguide.deploy import service
 
-    return train.load(path)
-
-
-def _greyscale_input_size(model, card: dict) -> int:
-    """The square side the model takes, after checking it takes 1-channel images."""
-    shape = tuple(model.input_shape)
-    if len(shape) != 4:
-        raise ValueError(
-            f"the model takes inputs shaped {shape[1:]}, not images (height, width, channels)"
-        )
-    _, height, width, channels = shape
-    if channels != 1:
-        raise ValueError(
-            f"the model takes {channels}-channel images, but {PROG} feeds greyscale X-rays "
-            "(1 channel); use a model trained with cnnguide.train"
-        )
-    if height is None or width is None:
-        size = (
-            card.get("data", {}).get("image_size")
-            or (card.get("input_shape") or [None])[0]
-        )
-        if size is None:
-            raise ValueError(
-                "the model accepts any image size and its card names none; "
-                "add data.image_size to the model card"
-            )
-        return int(size)
-    if height != width:
-        raise ValueError(
-            f"the model takes {height}x{width} images; {PROG} handles square ones only"
-        )
-    return int(height)
+    return service.load_predictor(path)
 
 
-def _threshold(card: dict, override: float | None) -> tuple[float, str]:
+def _threshold(predictor, override: float | None) -> tuple[float | None, str]:
+    """(value to pass to the service, why): None means the card's threshold."""
     if override is not None:
         if not 0.0 <= override <= 1.0:
             raise ValueError(f"--threshold must be in [0, 1], got {override}")
         return float(override), "given with --threshold"
-    if card.get("threshold") is None:
-        return 0.5, "0.5: the model card holds no threshold"
-    return float(card["threshold"]), "saved in the model card (chosen on validation)"
+    if predictor.card.get("threshold") is None:
+        return None, "0.5: the model card holds no threshold"
+    return None, "saved in the model card (chosen on validation)"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KeyError):  # str(KeyError) is just the quoted key
+        text = f"missing key {text}"
+    return text or type(exc).__name__
+
+
+# --------------------------------------------------------------------------------------
+# Image files and folders
+
+
+def _is_dicom_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(132)[128:132] == b"DICM"
+    except OSError:
+        return False
+
+
+def _hidden(relative: Path) -> bool:
+    return any(p.startswith(".") or p.lower() in _JUNK for p in relative.parts)
+
+
+def collect_images(paths) -> tuple[list[Path], list[Path]]:
+    """The image files among ``paths``, searching folders recursively.
+
+    A file named directly is always kept (reading it will say if it is no image);
+    inside a folder, files ending in :data:`IMAGE_SUFFIXES` (any case) and
+    extensionless DICOM files are kept, hidden files (``.DS_Store``) and
+    ``Thumbs.db`` are ignored, and every other file is returned as skipped.
+
+    Parameters
+    ----------
+    paths : iterable of str or Path
+
+    Returns
+    -------
+    (list of Path, list of Path)
+        The images, in the order given (folders sorted), and the skipped files.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> for name in ("b.png", "sub/a.JPG", "notes.txt", ".DS_Store"):
+    ...     (root / name).parent.mkdir(exist_ok=True)
+    ...     _ = (root / name).write_bytes(b"")
+    >>> images, skipped = collect_images([root])
+    >>> [p.relative_to(root).as_posix() for p in images], [p.name for p in skipped]
+    (['b.png', 'sub/a.JPG'], ['notes.txt'])
+    """
+    images: list[Path] = []
+    skipped: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_dir():
+            images.append(path)
+            continue
+        for file in sorted(path.rglob("*")):
+            if not file.is_file() or _hidden(file.relative_to(path)):
+                continue
+            suffix = file.suffix.lower()
+            if suffix in IMAGE_SUFFIXES or (not suffix and _is_dicom_file(file)):
+                images.append(file)
+            else:
+                skipped.append(file)
+    return images, skipped
+
+
+def _report_skipped(skipped: list[Path]) -> None:
+    if not skipped:
+        return
+    names = ", ".join(str(p) for p in skipped[:5])
+    more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+    _note(
+        f"skipped {len(skipped)} file(s) that are not images "
+        f"({', '.join(IMAGE_SUFFIXES)}): {names}{more}"
+    )
+
+
+def _read_error(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: no such file; check the path."
+    if isinstance(exc, IsADirectoryError):
+        return f"{path} is a folder; give its images, or the folder itself."
+    message = _one_line(exc)
+    return message if str(path) in message else f"{path}: {message}"
+
+
+def _predict_files(predictor, files: list[Path], threshold: float | None):
+    """Read and score each file through the service: (results, errors).
+
+    ``results`` holds ``(path, image, service answer)``; ``errors`` holds
+    ``{"file", "error"}`` for each file that could not be read.
+    """
+    from cnnguide.data import DataError
+
+    results, errors = [], []
+    for path in files:
+        try:
+            image = predictor.prepare(path.read_bytes(), str(path))
+        except (DataError, OSError, ValueError) as exc:
+            errors.append({"file": str(path), "error": _read_error(path, exc)})
+            continue
+        results.append((path, image, predictor.predict(image, threshold)))
+    return results, errors
+
+
+def _write_csv(target: str, rows: list[dict], columns) -> None:
+    """Rows as CSV (``-`` for stdout), for a spreadsheet."""
+
+    def write(handle):
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: ("" if row.get(k) is None else row[k]) for k in columns}
+            )
+
+    if target == "-":
+        write(sys.stdout)
+        return
+    path = Path(target)
+    if path.parent != Path(""):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        write(handle)
+
+
+def _table_rows(results, errors, version: str, threshold: float) -> list[dict]:
+    rows = [
+        {
+            "file": str(path),
+            "probability": f"{answer['probability']:.6f}",
+            "label": answer["label"],
+            "threshold": answer["threshold"],
+            "model_version": answer["model_version"],
+            **({"truth": answer["truth"]} if "truth" in answer else {}),
+        }
+        for path, _, answer in results
+    ]
+    rows += [
+        {
+            "file": e["file"],
+            "threshold": threshold,
+            "model_version": version,
+            "error": e["error"],
+            **({"truth": e["truth"]} if "truth" in e else {}),
+        }
+        for e in errors
+    ]
+    return rows
+
+
+def _print_errors(errors: list[dict]) -> None:
+    for error in errors:
+        print(f"{PROG}: error: {error['error']}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------
 # data
-
-
-def _locate(size: int, data_dir) -> tuple[str | None, str]:
-    """Where load_dataset(size) would find PneumoniaMNIST, mirroring cnnguide.data."""
-    from cnnguide import data
-
-    name = data.pneumoniamnist_filename(size)
-    places = []
-    if data_dir is not None:
-        places.append(("--data-dir", Path(data_dir)))
-    if os.environ.get("CNNGUIDE_DATA"):
-        places.append(("CNNGUIDE_DATA", Path(os.environ["CNNGUIDE_DATA"])))
-    places.append(("user cache", data.cache_dir()))
-    for label, folder in places:
-        folder = folder.expanduser()
-        if folder.is_file():
-            return str(folder), label
-        if (folder / name).is_file():
-            return str(folder / name), label
-    offline = os.environ.get("CNNGUIDE_OFFLINE", "").strip().lower() in {
-        "1",
-        "true",
-        "yes",
-        "on",
-    }
-    if offline:
-        return None, "not found; CNNGUIDE_OFFLINE=1, so synthetic phantoms are used"
-    return None, (
-        f"not found; load_dataset would try to download it into {data.cache_dir()} "
-        "and use synthetic phantoms if that fails"
-    )
 
 
 def _cmd_data(args) -> int:
@@ -227,16 +344,30 @@ def _cmd_data(args) -> int:
                 print(f"{item['size']:>3}x{item['size']:<3}  {item['path']}")
         return 0
 
+    offline = os.environ.get("CNNGUIDE_OFFLINE", "").strip().lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+    }
+    fallback = (
+        "CNNGUIDE_OFFLINE=1, so synthetic phantoms are used"
+        if offline
+        else "load_dataset would try to download it, then fall back to "
+        "synthetic phantoms"
+    )
     report = []
     for size in sizes:
-        path, where = _locate(size, args.data_dir)
+        where = data.locate(size, args.data_dir)
         report.append(
             {
                 "size": size,
                 "file": data.pneumoniamnist_filename(size),
-                "path": path,
-                "real": path is not None,
-                "where": where,
+                "path": None if where.path is None else str(where.path),
+                "real": where.found,
+                "looked": list(where.looked),
+                "where": "found" if where.found else f"not found; {fallback}",
+                "how_to_get": where.how_to_get,
             }
         )
     loaded = None
@@ -266,11 +397,11 @@ def _cmd_data(args) -> int:
     for item in report:
         size = item["size"]
         if item["real"]:
-            print(
-                f"{size:>3}x{size:<3}  real PneumoniaMNIST: {item['path']}  (from {item['where']})"
-            )
+            print(f"{size:>3}x{size:<3}  real PneumoniaMNIST: {item['path']}")
         else:
             print(f"{size:>3}x{size:<3}  {item['file']} {item['where']}")
+            for place in item["looked"]:
+                print(f"         looked at {place}")
     if loaded is not None:
         print(f"loaded: {loaded['name']} ({loaded['source']})")
         for split, counts in loaded["counts"].items():
@@ -287,6 +418,14 @@ def _cmd_data(args) -> int:
 
 # --------------------------------------------------------------------------------------
 # train
+
+
+def _progress_mode(args) -> str | None:
+    """Progress on stderr: an updating line on a terminal, plain lines in a pipe."""
+    if args.quiet or args.verbose:
+        return None
+    isatty = getattr(sys.stderr, "isatty", None)
+    return "terminal" if isatty is not None and isatty() else "text"
 
 
 def _cmd_train(args) -> int:
@@ -314,9 +453,15 @@ def _cmd_train(args) -> int:
     dataset = _load_dataset(
         config.image_size, args.data_dir, n_phantoms=args.n_phantoms
     )
-    _note_phantoms(dataset)
+    if not args.quiet:
+        _note_phantoms(dataset)
     result = train.train(
-        config, dataset, out_dir=args.out, verbose=args.verbose, n_boot=args.n_boot
+        config,
+        dataset,
+        out_dir=args.out,
+        verbose=args.verbose,
+        n_boot=args.n_boot,
+        progress=_progress_mode(args),
     )
     card = result.card
     if args.json:
@@ -356,23 +501,135 @@ def _cmd_train(args) -> int:
 # evaluate
 
 
-def _cmd_evaluate(args) -> int:
-    model, card = _load_model(args.model)
-    from cnnguide import metrics, train
+def _class_folders(root: Path, class_names) -> dict[str, Path]:
+    """``root/normal`` and ``root/pneumonia`` (any case), or one clear error."""
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such folder; check the path.")
+    if not root.is_dir():
+        raise ValueError(
+            f"{root} is a file; give a folder laid out as {root}/normal/ and "
+            f"{root}/pneumonia/, or use '{PROG} predict' for single images"
+        )
+    found = {
+        p.name.lower(): p
+        for p in sorted(root.iterdir())
+        if p.is_dir() and not _hidden(Path(p.name))
+    }
+    missing = [name for name in class_names if name not in found]
+    if missing:
+        has = ", ".join(f"{n}/" for n in found) or "no subfolders"
+        hint = ""
+        if {"train", "test"} & set(found):
+            hint = f" (it looks like a split layout: try {root / 'test'})"
+        raise ValueError(
+            f"{root} is not laid out as expected: it needs the subfolders "
+            + " and ".join(f"{n}/" for n in class_names)
+            + f" holding the images of each class; it has {has}{hint}"
+        )
+    return {name: found[name] for name in class_names}
 
-    size = _greyscale_input_size(model, card)
-    dataset = _load_dataset(size, args.data_dir)
+
+def _evaluate_folder(args, predictor, threshold, why) -> int:
+    import numpy as np
+
+    from cnnguide import metrics
+    from cnnguide.deploy import service
+
+    root = Path(args.folder)
+    class_names = tuple(service.CLASS_NAMES)
+    folders = _class_folders(root, class_names)
+    results, errors, skipped, truths = [], [], [], []
+    for label, (name, folder) in enumerate(folders.items()):
+        files, skip = collect_images([folder])
+        skipped += skip
+        found, failed = _predict_files(predictor, files, threshold)
+        for _, _, answer in found:
+            answer["truth"] = name
+        for error in failed:
+            error["truth"] = name
+        results += found
+        errors += failed
+        truths += [label] * len(found)
+    if not results:
+        raise ValueError(
+            f"{root} holds no readable images in "
+            + " or ".join(f"{n}/" for n in class_names)
+            + " (.png, .jpg, .jpeg or .dcm)"
+        )
+    value = predictor.threshold if threshold is None else threshold
+    scores = np.array([answer["probability"] for _, _, answer in results])
+    result = metrics.binary_metrics(np.array(truths), scores, value)
+    _report_skipped(skipped)
+    _print_errors(errors)
+    if args.csv:
+        columns = ("file", "truth") + CSV_COLUMNS[1:]
+        _write_csv(
+            args.csv,
+            _table_rows(results, errors, predictor.version, value),
+            columns,
+        )
+    counts = {n: sum(1 for t in truths if class_names[t] == n) for n in class_names}
+    if args.json:
+        _print_json(
+            {
+                "model": str(args.model),
+                "model_version": predictor.version,
+                "folder": str(root),
+                "n": len(results),
+                "counts": counts,
+                "threshold": value,
+                "threshold_source": why,
+                "metrics": result,
+                "errors": errors,
+                "skipped": [str(p) for p in skipped],
+                "disclaimer": _disclaimer(),
+            }
+        )
+    elif args.csv != "-":
+        print(f"model: {args.model} ({predictor.name}, version {predictor.version})")
+        print(
+            f"data: {root}, {len(results)} images ("
+            + ", ".join(f"{n} {c}" for n, c in counts.items())
+            + ")"
+            + (f", {len(errors)} unreadable" if errors else "")
+        )
+        print(f"threshold {value:.4f}: {why}")
+        for line in _format_metrics(result):
+            print(line)
+        if args.csv:
+            print(f"table: {args.csv}")
+        print(_disclaimer())
+    return 1 if errors else 0
+
+
+def _cmd_evaluate(args) -> int:
+    predictor = _load_predictor(args.model)
+    threshold, why = _threshold(predictor, args.threshold)
+    if args.folder is not None:
+        return _evaluate_folder(args, predictor, threshold, why)
+    if args.csv:
+        raise ValueError(
+            "--csv writes one row per image file; give an image FOLDER "
+            "(normal/ and pneumonia/) to evaluate on"
+        )
+    from cnnguide import metrics
+    from cnnguide.models import predict_proba
+
+    card = predictor.card
+    dataset = _load_dataset(predictor.size, args.data_dir)
     _note_phantoms(dataset)
     split = dataset[args.split]
-    threshold, why = _threshold(card, args.threshold)
-    scores = train.predict_proba(model, split.images)
-    result = metrics.binary_metrics(split.labels, scores, threshold)
+    value = predictor.threshold if threshold is None else threshold
+    # the service's model and the package's one predict_proba, on a whole split
+    scores = predict_proba(predictor.model, split.images)
+    result = metrics.binary_metrics(split.labels, scores, value)
     trained_real = card.get("data", {}).get("is_real")
     mismatch = trained_real is not None and bool(trained_real) != dataset.is_real
     if args.json:
         _print_json(
             {
                 "model": str(args.model),
+                "model_version": predictor.version,
                 "split": args.split,
                 "n": int(len(split.labels)),
                 "data": {
@@ -381,7 +638,7 @@ def _cmd_evaluate(args) -> int:
                     "is_real": dataset.is_real,
                     "image_size": dataset.image_size,
                 },
-                "threshold": threshold,
+                "threshold": value,
                 "threshold_source": why,
                 "trained_on_real_data": trained_real,
                 "metrics": result,
@@ -389,7 +646,7 @@ def _cmd_evaluate(args) -> int:
             }
         )
         return 0
-    print(f"model: {args.model} ({card.get('name', 'unnamed')})")
+    print(f"model: {args.model} ({predictor.name}, version {predictor.version})")
     kind = "real" if dataset.is_real else "SYNTHETIC PHANTOMS, not X-rays"
     print(
         f"data: {dataset.name} ({kind}), {args.split} split, {len(split.labels)} images"
@@ -399,7 +656,7 @@ def _cmd_evaluate(args) -> int:
         print(
             f"warning: the model was trained on {trained}; these scores mix the two worlds"
         )
-    print(f"threshold {threshold:.4f}: {why}")
+    print(f"threshold {value:.4f}: {why}")
     for line in _format_metrics(result):
         print(line)
     print(_disclaimer())
@@ -435,17 +692,20 @@ def _gradcam_paths(target: str, images: list[str]) -> list[Path]:
     return unique
 
 
-def _save_gradcam(
-    model, image, probability: float, label: str, title: str, path: Path
-) -> None:
+def _save_gradcam(predictor, image, answer: dict, title: str, path: Path) -> None:
     from matplotlib.figure import Figure
 
-    from cnnguide.explain import grad_cam, overlay
+    from cnnguide.explain import overlay
 
-    heat = grad_cam(model, image)
+    heat = predictor.explain(image)
     figure = Figure(figsize=(3.2, 3.6))
     ax = figure.add_subplot()
-    overlay(image, heat, ax=ax, title=f"{title}\np={probability:.3f} ({label})")
+    overlay(
+        image,
+        heat,
+        ax=ax,
+        title=f"{title}\np={answer['probability']:.3f} ({answer['label']})",
+    )
     figure.text(
         0.5,
         0.02,
@@ -458,78 +718,80 @@ def _save_gradcam(
 
 
 def _cmd_predict(args) -> int:
-    model, card = _load_model(args.model)
-    import numpy as np
-
-    from cnnguide import data, train
-
-    size = _greyscale_input_size(model, card)
-    threshold, why = _threshold(card, args.threshold)
-    class_names = tuple(card.get("class_names") or ("normal", "pneumonia"))
-    loaded, errors = [], []
-    for name in args.images:
-        try:
-            loaded.append((name, data.load_image(name, size=size)))
-        except (data.DataError, OSError, ValueError) as exc:
-            errors.append({"file": name, "error": _one_line(exc)})
+    predictor = _load_predictor(args.model)
+    threshold, why = _threshold(predictor, args.threshold)
+    value = predictor.threshold if threshold is None else threshold
+    files, skipped = collect_images(args.images)
+    results, errors = _predict_files(predictor, files, threshold)
+    outputs = (
+        _gradcam_paths(args.gradcam, [str(p) for p, _, _ in results])
+        if args.gradcam and results
+        else None
+    )
     predictions = []
-    if loaded:
-        probabilities = train.predict_proba(
-            model, np.stack([image for _, image in loaded])
+    for index, (path, image, answer) in enumerate(results):
+        entry = {
+            "file": str(path),
+            "probability": answer["probability"],
+            "label": answer["label"],
+        }
+        if outputs is not None:
+            _save_gradcam(predictor, image, answer, path.name, outputs[index])
+            entry["gradcam"] = str(outputs[index])
+        predictions.append(entry)
+    _report_skipped(skipped)
+    _print_errors(errors)
+    if not files:
+        raise ValueError(
+            "no images to predict in "
+            + ", ".join(args.images)
+            + f" (looked for {', '.join(IMAGE_SUFFIXES)})"
         )
-        outputs = (
-            _gradcam_paths(args.gradcam, [n for n, _ in loaded])
-            if args.gradcam
-            else None
+    if args.csv:
+        _write_csv(
+            args.csv,
+            _table_rows(results, errors, predictor.version, value),
+            CSV_COLUMNS,
         )
-        for index, ((name, image), probability) in enumerate(
-            zip(loaded, probabilities)
-        ):
-            label = class_names[int(probability >= threshold)]
-            entry = {"file": name, "probability": float(probability), "label": label}
-            if outputs is not None:
-                _save_gradcam(
-                    model,
-                    image,
-                    float(probability),
-                    label,
-                    Path(name).name,
-                    outputs[index],
-                )
-                entry["gradcam"] = str(outputs[index])
-            predictions.append(entry)
-    for error in errors:
-        print(f"{PROG}: error: {error['error']}", file=sys.stderr)
     if args.json:
         _print_json(
             {
                 "model": str(args.model),
-                "image_size": size,
-                "threshold": threshold,
+                "model_version": predictor.version,
+                "image_size": predictor.size,
+                "threshold": value,
                 "threshold_source": why,
                 "predictions": predictions,
                 "errors": errors,
+                "skipped": [str(p) for p in skipped],
                 "disclaimer": _disclaimer(),
             }
         )
-    else:
+    elif args.csv != "-":
         for entry in predictions:
             line = (
                 f"{entry['file']}: p(pneumonia)={entry['probability']:.3f} -> "
-                f"{entry['label']} (threshold {threshold:.3f})"
+                f"{entry['label']} (threshold {value:.4f})"
             )
             if "gradcam" in entry:
                 line += f"  Grad-CAM: {entry['gradcam']}"
             print(line)
+        if args.csv:
+            print(f"table: {args.csv} ({len(predictions)} predictions)")
         if predictions:
             print(_disclaimer())
     return 1 if errors else 0
 
 
+# --------------------------------------------------------------------------------------
+# app and serve: the process becomes the server, so one SIGTERM stops it
+
+
 def _cmd_app(args) -> int:
     from cnnguide.deploy.app import run
 
-    return run(args.model, port=args.port, host=args.host)
+    # the process becomes the Streamlit server: one SIGTERM stops it, port freed
+    return run(args.model, port=args.port, host=args.host, replace_process=True)
 
 
 def _cmd_serve(args) -> int:
@@ -635,11 +897,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="bootstrap resamples for the test intervals (default %(default)s)",
     )
     p.add_argument(
+        "--quiet",
+        "-q",
+        action="store_true",
+        help="no progress lines (by default one per epoch on stderr: loss, "
+        "validation AUC, elapsed time, time left)",
+    )
+    p.add_argument(
         "--verbose",
         type=int,
         default=0,
         choices=(0, 1, 2),
-        help="Keras progress output (default 0)",
+        help="Keras's own progress output instead (default 0)",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_train)
@@ -647,14 +916,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "evaluate",
         parents=[debug],
-        help="score a saved model on a split",
-        description="Metrics of a saved model on the val or test split, "
-        "at the threshold saved in its card.",
+        help="score a saved model on a split or an image folder",
+        description="Metrics of a saved model at the threshold saved in its card: "
+        "on the val or test split of PneumoniaMNIST, or on FOLDER laid out as "
+        "FOLDER/normal/ and FOLDER/pneumonia/ (searched recursively).",
     )
     p.add_argument(
         "model", help="model folder (model.keras + model_card.json) or .keras file"
     )
-    p.add_argument("--split", choices=("val", "test"), default="test")
+    p.add_argument(
+        "folder",
+        nargs="?",
+        metavar="FOLDER",
+        help="image folder with normal/ and pneumonia/ subfolders "
+        "(default: the PneumoniaMNIST split)",
+    )
+    p.add_argument(
+        "--split",
+        choices=("val", "test"),
+        default="test",
+        help="PneumoniaMNIST split, when no FOLDER is given (default %(default)s)",
+    )
+    p.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="with FOLDER: write one row per image (file, truth, probability, "
+        "label, threshold, model_version, error); '-' for stdout",
+    )
     p.add_argument("--threshold", type=float, help="override the card's threshold")
     p.add_argument("--data-dir", help="folder holding pneumoniamnist*.npz")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -663,14 +951,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "predict",
         parents=[debug],
-        help="probability for image files",
-        description="Probability of pneumonia and label for each PNG/JPEG. "
+        help="probability for image files and folders",
+        description="Probability of pneumonia and label for each PNG, JPEG or "
+        "DICOM file; folders are searched recursively and files that are not "
+        "images are skipped (and listed). Exit status 1 when an input could not "
+        "be read (the others are still predicted). "
         "Teaching material, not a diagnostic device.",
     )
     p.add_argument(
         "model", help="model folder (model.keras + model_card.json) or .keras file"
     )
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG or JPEG files")
+    p.add_argument(
+        "images",
+        nargs="+",
+        metavar="PATH",
+        help="image files (PNG, JPEG, DICOM) or folders of them",
+    )
+    p.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="write a table: file, probability, label, threshold, model_version, "
+        "error (one row per input; '-' for stdout)",
+    )
     p.add_argument(
         "--gradcam",
         metavar="OUT.png",
@@ -716,13 +1018,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if isinstance(exc, KeyError):  # str(KeyError) is just the quoted key
-        text = f"missing key {text}"
-    return text or type(exc).__name__
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the ``cnnguide`` command line.
 
@@ -739,8 +1034,7 @@ def main(argv: list[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["data", "--size", "999"])   # doctest: +SKIP
-    cnnguide: error: --size 999 is not a PneumoniaMNIST size; use one of (28, 64, 128, 224)
+    >>> main(["data", "--size", "999"])  # the one-line error goes to stderr
     1
     """
     parser = build_parser()

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
 )
 
-REAL_DATA = Path(os.environ.get("CNNGUIDE_TEST_DATA", "/work/shared/data"))
-HAVE_REAL_DATA = (REAL_DATA / "pneumoniamnist.npz").is_file()
+from realdata import BESIDE_CLONE, REAL_DIR  # noqa: E402
+
+REAL_DATA = REAL_DIR or BESIDE_CLONE
+HAVE_REAL_DATA = REAL_DIR is not None
 
 
 def _env(**extra):
@@ -90,7 +92,6 @@ def _save_tiny_model(
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    pytest.importorskip("cnnguide.train")
     return _save_tiny_model(
         tmp_path_factory.mktemp("model"), (28, 28, 1), threshold=0.5
     )
@@ -98,7 +99,6 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rgb_model_dir(tmp_path_factory):
-    pytest.importorskip("cnnguide.train")
     return _save_tiny_model(tmp_path_factory.mktemp("rgb_model"), (28, 28, 3))
 
 
@@ -250,7 +250,7 @@ def test_predict_good_images(model_dir, images, capsys):
         expected = _expected_probability(model_dir, name)
         assert f"p(pneumonia)={expected:.3f}" in line
         label = "pneumonia" if expected >= 0.5 else "normal"
-        assert f"-> {label} (threshold 0.500)" in line
+        assert f"-> {label} (threshold 0.5000)" in line
     assert "-> normal" in out[0] and "-> pneumonia" in out[1]  # dark vs bright
 
 
@@ -353,7 +353,7 @@ def test_predict_missing_model(tmp_path, images, capsys):
 def test_predict_with_a_model_that_wants_colour(rgb_model_dir, images, capsys):
     assert cli.main(["predict", str(rgb_model_dir), str(images["bright"])]) == 1
     lines = _error_lines(capsys.readouterr().err)
-    assert len(lines) == 1 and "3-channel" in lines[0]
+    assert len(lines) == 1 and "(28, 28, 3)" in lines[0] and "greyscale" in lines[0]
 
 
 def test_corrupt_model_file(tmp_path, images, capsys):
@@ -367,7 +367,6 @@ def test_corrupt_model_file(tmp_path, images, capsys):
 
 
 def test_debug_shows_the_traceback(tmp_path, images):
-    pytest.importorskip("cnnguide.train")
     with pytest.raises(FileNotFoundError):
         cli.main(
             ["--debug", "predict", str(tmp_path / "nowhere"), str(images["bright"])]
@@ -443,11 +442,11 @@ def test_evaluate_on_real_data_warns_about_a_phantom_trained_model(
 
 
 def test_evaluate_missing_model(tmp_path, capsys):
-    pytest.importorskip("cnnguide.train")
     assert cli.main(["evaluate", str(tmp_path / "nothing")]) == 1
-    assert _error_lines(capsys.readouterr().err)[0].startswith(
-        "cnnguide: error: no model at"
-    )
+    lines = _error_lines(capsys.readouterr().err)
+    assert len(lines) == 1
+    assert lines[0].startswith("cnnguide: error: no trained model at")
+    assert "nothing" in lines[0] and "cnnguide train" in lines[0]
 
 
 def test_evaluate_size_without_a_dataset(tmp_path, clean_data_env, capsys):
@@ -463,7 +462,6 @@ def test_evaluate_size_without_a_dataset(tmp_path, clean_data_env, capsys):
 
 @pytest.mark.slow
 def test_train_one_epoch_on_tiny_phantoms(clean_data_env, tmp_path, images, capsys):
-    pytest.importorskip("cnnguide.train")
     out_dir = tmp_path / "run"
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"epochs": 5, "widths": [8, 16], "dense_units": 16}))
@@ -500,7 +498,6 @@ def test_train_one_epoch_on_tiny_phantoms(clean_data_env, tmp_path, images, caps
 
 
 def test_train_bad_config_is_a_one_line_error(tmp_path, capsys):
-    pytest.importorskip("cnnguide.train")
     config = tmp_path / "config.yaml"
     config.write_text("epochs: 2\nnot_a_field: 1\n")
     assert cli.main(["train", "--config", str(config)]) == 1
@@ -514,3 +511,236 @@ def test_serve_without_a_model_is_one_line_error(tmp_path, capsys):
     assert code == 1
     assert err.startswith("cnnguide: error:") and err.count("\n") == 1
     assert "train" in err  # says how to get a model
+
+
+# --------------------------------------------------------------------------------------
+# folders, tables, and the one prediction service
+
+
+def _png(path: Path, value: int, shape=(28, 28)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full(shape, value, np.uint8), mode="L").save(path)
+    return path
+
+
+def _read_csv(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_predict_folder_recurses_skips_and_writes_a_table(model_dir, tmp_path, capsys):
+    from cnnguide.deploy import service
+
+    folder = tmp_path / "class"
+    dark = _png(folder / "dark.png", 10)
+    bright = _png(folder / "ward" / "bright.PNG", 240)
+    (folder / "readme.txt").write_text("notes", encoding="utf-8")
+    (folder / ".DS_Store").write_bytes(b"\0\0")
+    broken = folder / "ward" / "broken.png"
+    broken.write_text("not an image", encoding="utf-8")
+    table = tmp_path / "out" / "predictions.csv"
+
+    code = cli.main(
+        ["predict", str(model_dir), str(folder), "--csv", str(table), "--json"]
+    )
+    assert code == 1  # one input could not be read
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert [p["file"] for p in payload["predictions"]] == [str(dark), str(bright)]
+    assert payload["skipped"] == [str(folder / "readme.txt")]
+    assert [e["file"] for e in payload["errors"]] == [str(broken)]
+    errors = [line for line in _error_lines(captured.err) if "error:" in line]
+    assert len(errors) == 1 and "broken.png" in errors[0]
+    assert "readme.txt" in captured.err and ".DS_Store" not in captured.err
+
+    # the same answers as the prediction service gives for the same bytes
+    predictor = service.load_predictor(model_dir)
+    for entry in payload["predictions"]:
+        answer = predictor.predict_bytes(
+            Path(entry["file"]).read_bytes(), entry["file"]
+        )
+        assert entry["probability"] == pytest.approx(answer["probability"], abs=1e-6)
+        assert entry["label"] == answer["label"]
+    assert payload["model_version"] == predictor.version
+
+    rows = _read_csv(table)
+    assert list(rows[0]) == [
+        "file",
+        "probability",
+        "label",
+        "threshold",
+        "model_version",
+        "error",
+    ]
+    assert [r["file"] for r in rows] == [str(dark), str(bright), str(broken)]
+    assert [r["label"] for r in rows] == ["normal", "pneumonia", ""]
+    assert float(rows[0]["probability"]) == pytest.approx(
+        payload["predictions"][0]["probability"], abs=1e-6
+    )
+    assert {r["threshold"] for r in rows} == {"0.5"}
+    assert {r["model_version"] for r in rows} == {predictor.version}
+    assert rows[2]["probability"] == "" and "broken.png" in rows[2]["error"]
+
+
+def test_predict_folder_of_good_images_exits_zero(model_dir, tmp_path, capsys):
+    folder = tmp_path / "good"
+    _png(folder / "a.png", 20)
+    _png(folder / "b" / "c.jpg.png", 230)
+    assert cli.main(["predict", str(model_dir), str(folder)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 and out[-1] == cnnguide.DISCLAIMER
+    assert out[0].startswith(f"{folder / 'a.png'}: p(pneumonia)=")
+
+
+def test_predict_csv_to_stdout(model_dir, tmp_path, capsys):
+    image = _png(tmp_path / "x.png", 240)
+    assert cli.main(["predict", str(model_dir), str(image), "--csv", "-"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "file,probability,label,threshold,model_version,error"
+    assert (
+        lines[1].startswith(f"{image},") and ",pneumonia,0.5,tiny_test_cnn-" in lines[1]
+    )
+    assert len(lines) == 2  # nothing else on stdout: the table can be piped
+
+
+def test_predict_an_empty_folder_is_one_error(model_dir, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("x", encoding="utf-8")
+    assert cli.main(["predict", str(model_dir), str(tmp_path / "empty")]) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in _error_lines(err) if "error:" in line]
+    assert len(errors) == 1 and "no images to predict" in errors[0]
+
+
+def test_evaluate_an_image_folder(model_dir, tmp_path, capsys):
+    root = tmp_path / "ward"
+    for i, value in enumerate((5, 30)):
+        _png(root / "normal" / f"n{i}.png", value)
+    for i, value in enumerate((220, 250, 200)):
+        _png(root / "PNEUMONIA" / "batch" / f"p{i}.png", value)
+    (root / "PNEUMONIA" / "bad.png").write_bytes(b"")  # any case: PNEUMONIA/
+    (root / "normal" / "index.csv").write_text("a,b\n", encoding="utf-8")
+    table = tmp_path / "eval.csv"
+
+    code = cli.main(
+        ["evaluate", str(model_dir), str(root), "--json", "--csv", str(table)]
+    )
+    assert code == 1  # bad.png is empty: named, the others still scored
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert payload["n"] == 5 and payload["counts"] == {"normal": 2, "pneumonia": 3}
+    result = payload["metrics"]
+    assert (result["tn"], result["fp"], result["fn"], result["tp"]) == (2, 0, 0, 3)
+    assert payload["threshold"] == 0.5 and payload["disclaimer"] == cnnguide.DISCLAIMER
+    assert [e["file"] for e in payload["errors"]] == [
+        str(root / "PNEUMONIA" / "bad.png")
+    ]
+    assert payload["skipped"] == [str(root / "normal" / "index.csv")]
+    errors = [line for line in _error_lines(captured.err) if "error:" in line]
+    assert len(errors) == 1 and "bad.png" in errors[0]
+    rows = _read_csv(table)
+    assert list(rows[0])[:2] == ["file", "truth"] and len(rows) == 6
+    assert sorted(r["truth"] for r in rows) == ["normal"] * 2 + ["pneumonia"] * 4
+
+    (root / "PNEUMONIA" / "bad.png").unlink()
+    assert cli.main(["evaluate", str(model_dir), str(root)]) == 0
+    out = capsys.readouterr().out
+    assert f"data: {root}, 5 images (normal 2, pneumonia 3)" in out
+    assert "confusion: tn=2 fp=0 fn=0 tp=3" in out and cnnguide.DISCLAIMER in out
+
+
+@pytest.mark.parametrize(
+    "layout", [("cats", "dogs"), ("normal",), ("train", "test")], ids=str
+)
+def test_evaluate_folder_with_the_wrong_layout(model_dir, tmp_path, layout, capsys):
+    root = tmp_path / "images"
+    for name in layout:
+        _png(root / name / "x.png", 100)
+    assert cli.main(["evaluate", str(model_dir), str(root)]) == 1
+    captured = capsys.readouterr()
+    lines = _error_lines(captured.err)
+    assert len(lines) == 1 and captured.out == ""
+    assert str(root) in lines[0] and "normal/ and pneumonia/" in lines[0]
+    if "train" in layout:
+        assert str(root / "test") in lines[0]
+
+
+# --------------------------------------------------------------------------------------
+# progress of `cnnguide train`, and servers that stop on one SIGTERM
+
+
+@pytest.mark.slow
+def test_train_shows_plain_progress_lines_and_quiet_silences_them(
+    clean_data_env, tmp_path, capsys
+):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"widths": [4, 8], "dense_units": 8, "patience": 5}))
+    common = ["train", "--config", str(config), "--n-phantoms", "60", "--n-boot", "10"]
+    assert cli.main([*common, "--epochs", "2", "--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err  # not a terminal: plain lines
+    assert "\r" not in err and "\x1b" not in err
+    lines = [line for line in err.splitlines() if line.startswith("train: epoch")]
+    assert [line.split("  ")[0] for line in lines] == [
+        "train: epoch 1/2",
+        "train: epoch 2/2",
+    ]
+    assert "loss " in lines[0] and "val AUC " in lines[0] and "elapsed" in lines[0]
+    assert " left" in lines[0]  # an estimate of what remains, after the first epoch
+    assert any(line.startswith("train: 2 epochs in ") for line in err.splitlines())
+
+    assert (
+        cli.main([*common, "--epochs", "1", "--quiet", "--out", str(tmp_path / "b")])
+        == 0
+    )
+    assert capsys.readouterr().err == ""
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.name != "posix", reason="SIGTERM is a POSIX signal")
+def test_serve_stops_on_one_sigterm(model_dir, tmp_path):
+    import signal
+
+    import httpx
+    from servers import free_port, stop_process, wait_for
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = _env(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cnnguide",
+                "serve",
+                str(model_dir),
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/health"
+        wait_for(
+            "API", lambda: httpx.get(url, timeout=2).status_code == 200, 120, proc, log
+        )
+        proc.send_signal(signal.SIGTERM)  # what a service manager or `kill` sends
+        proc.wait(timeout=30)
+        wait_for("port freed", lambda: _port_is_free(port), 10)
+    finally:
+        stop_process(proc)

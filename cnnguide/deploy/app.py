@@ -6,10 +6,14 @@ Streamlit directly::
     streamlit run cnnguide/deploy/app.py -- --model cnnguide-model
 
 The page shows the image as the model sees it (resized, greyscale), the probability,
-the label at the model card's threshold with a slider to move it, the Grad-CAM overlay,
-the model card and the disclaimer. Bad uploads (not an image, empty, huge, a colour
-photo) get a message on the page; with no trained model the page says how to train one.
-All the logic lives in :mod:`cnnguide.deploy.service`, shared with the web API.
+the label at exactly the model card's threshold (the one ``cnnguide predict`` uses)
+until the reader moves the slider, the Grad-CAM overlay, the model card as tables
+(validation and test figures with the test's 95 % intervals), what the model was
+trained on (with every prediction), and the disclaimer. Uploads that look unlike the
+training images (colour, far from square, tiny, a lateral or adult DICOM) get a
+warning; bad uploads (not an image, empty, huge, a colour photo) get a message; with
+no trained model the page says how to train one. The predictions come from
+:mod:`cnnguide.deploy.service`, shared with the web API and the command line.
 
 This is teaching material, not a diagnostic device.
 """
@@ -17,7 +21,9 @@ This is teaching material, not a diagnostic device.
 from __future__ import annotations
 
 import argparse
+import io
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +33,19 @@ import numpy as np
 import cnnguide
 from cnnguide.deploy import service
 
-__all__ = ["render", "run", "command", "main", "display_image", "N_SAMPLES"]
+__all__ = [
+    "render",
+    "run",
+    "command",
+    "main",
+    "display_image",
+    "card_table",
+    "metrics_table",
+    "training_notice",
+    "upload_warnings",
+    "current_threshold",
+    "N_SAMPLES",
+]
 
 #: How many test-split images the sample picker offers.
 N_SAMPLES = 8
@@ -73,9 +91,13 @@ def _samples(size: int):
 
     @st.cache_data(show_spinner="Loading sample images ...")
     def load(size: int):
-        from cnnguide.data import load_dataset
+        import warnings
 
-        dataset = load_dataset(size, n_phantoms=200)
+        from cnnguide.data import PhantomDataWarning, load_dataset
+
+        with warnings.catch_warnings():  # the page says so in a caption instead
+            warnings.simplefilter("ignore", PhantomDataWarning)
+            dataset = load_dataset(size, n_phantoms=200)
         test = dataset["test"]
         # alternate normal / pneumonia so both classes are on offer
         picks = []
@@ -93,27 +115,237 @@ def _samples(size: int):
     return load(size)
 
 
-def _card_summary(predictor: service.Predictor) -> dict:
+def _fmt(value, digits: int = 3) -> str:
+    """A card value for a table: floats rounded, missing as a dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if np.isfinite(value) else "n/a"
+    return str(value)
+
+
+def card_table(predictor: service.Predictor) -> list[tuple[str, str]]:
+    """The model card's main fields as ``(field, value)`` rows, rounded for reading.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> p = SimpleNamespace(name="cnn", version="cnn-1", size=28, threshold=0.289471,
+    ...     card={"data": {"name": "PneumoniaMNIST", "is_real": True},
+    ...           "epochs_run": 12, "threshold_rule": "recall >= 0.95"})
+    >>> dict(card_table(p))["threshold (from the card)"]
+    '0.2895'
+    """
     card = predictor.card
+    data = card.get("data") or {}
+    sizes = data.get("split_sizes") or {}
+    rows = [
+        ("model", predictor.name),
+        ("version", predictor.version),
+        ("created", card.get("created")),
+        ("trained on", data.get("name")),
+        ("real X-rays", data.get("is_real")),
+        ("input", f"{predictor.size} × {predictor.size} greyscale"),
+        (
+            "images (train / val / test)",
+            " / ".join(str(sizes[k]) for k in ("train", "val", "test") if k in sizes)
+            or None,
+        ),
+        ("epochs run", card.get("epochs_run")),
+        ("threshold (from the card)", f"{predictor.threshold:.4f}"),
+        ("threshold rule", card.get("threshold_rule")),
+    ]
+    return [(name, _fmt(value)) for name, value in rows]
+
+
+_METRIC_NAMES = (
+    ("roc_auc", "ROC-AUC"),
+    ("pr_auc", "PR-AUC"),
+    ("recall", "recall (sensitivity)"),
+    ("specificity", "specificity"),
+    ("precision", "precision"),
+    ("accuracy", "accuracy"),
+    ("f1", "F1"),
+)
+
+
+def metrics_table(card: dict) -> list[dict]:
+    """Validation and test figures of the card, rounded, with the test's 95 % intervals.
+
+    Examples
+    --------
+    >>> card = {"validation": {"roc_auc": 0.97123}, "test": {"roc_auc": 0.9512,
+    ...         "roc_auc_ci": [0.93449, 0.96611]}}
+    >>> metrics_table(card)
+    [{'metric': 'ROC-AUC', 'validation': '0.971', 'test (95% interval)': '0.951 (0.934–0.966)'}]
+    """
+    validation = card.get("validation") or {}
     test = card.get("test") or {}
-    return {
-        "model": predictor.name,
-        "version": predictor.version,
-        "created": card.get("created"),
-        "trained on": (card.get("data") or {}).get("name"),
-        "real X-rays": (card.get("data") or {}).get("is_real"),
-        "input": f"{predictor.size}×{predictor.size} greyscale",
-        "threshold (card)": predictor.threshold,
-        "threshold rule": card.get("threshold_rule"),
-        "test ROC-AUC": test.get("roc_auc"),
-        "test recall": test.get("recall"),
-        "test specificity": test.get("specificity"),
-    }
+    rows = []
+    for key, name in _METRIC_NAMES:
+        if key not in validation and key not in test:
+            continue
+        ci = test.get(f"{key}_ci")
+        figure = _fmt(test.get(key))
+        if ci and all(v is not None and np.isfinite(v) for v in ci):
+            figure += f" ({ci[0]:.3f}–{ci[1]:.3f})"
+        rows.append(
+            {
+                "metric": name,
+                "validation": _fmt(validation.get(key)),
+                "test (95% interval)": figure,
+            }
+        )
+    return rows
+
+
+def training_notice(card: dict, size: int) -> str:
+    """What the model was trained on, and so what its answers cover.
+
+    Examples
+    --------
+    >>> "Guangzhou" in training_notice({"data": {"name": "PneumoniaMNIST",
+    ...     "is_real": True}}, 28)
+    True
+    >>> "synthetic" in training_notice({"data": {"is_real": False}}, 28)
+    True
+    """
+    data = card.get("data") or {}
+    name = str(data.get("name") or "an unnamed data set")
+    if not data.get("is_real"):
+        return (
+            f"This model was trained on {name}: synthetic chest phantoms drawn by "
+            f"cnnguide at {size} × {size} pixels, not X-rays. Its answers on real "
+            "X-rays mean nothing."
+        )
+    if any(word in name.lower() for word in ("pneumoniamnist", "kermany", "chest")):
+        return (
+            f"This model was trained on {name}: paediatric (ages 1 to 5) frontal "
+            "chest X-rays from one centre, Guangzhou Women and Children's Medical "
+            f"Center (China), seen at {size} × {size} pixels. Adult films, lateral "
+            "views, other hospitals' machines, photographs and other diseases are "
+            "outside what it has seen: its answer on them is not meaningful."
+        )
+    return (
+        f"This model was trained on {name} at {size} × {size} pixels; its card "
+        "does not say more. Images unlike those are outside what it has seen."
+    )
+
+
+def upload_warnings(data: bytes, filename: str, size: int) -> list[str]:
+    """Ways an upload looks unlike the training images (greyscale, square, large).
+
+    The image is still predicted: these are warnings, not errors (an unreadable file
+    is refused by :func:`cnnguide.deploy.service.read_upload` instead).
+
+    Parameters
+    ----------
+    data : bytes
+        The uploaded file.
+    filename : str
+    size : int
+        The model's input side.
+
+    Returns
+    -------
+    list of str
+        Empty when nothing looks odd.
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO(); Image.new("L", (900, 300), 90).save(buf, "PNG")
+    >>> [w.split(":")[0] for w in upload_warnings(buf.getvalue(), "wide.png", 28)]
+    ['wide.png is 900 × 300 pixels, far from square']
+    """
+    warnings_: list[str] = []
+    width = height = None
+    saturation = 0.0
+    dicom = data[128:132] == b"DICM" or filename.lower().endswith((".dcm", ".dicom"))
+    if dicom:
+        try:
+            import pydicom
+
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+        except Exception:  # unreadable: the service's error says why
+            return []
+        width, height = ds.get("Columns"), ds.get("Rows")
+        view = str(ds.get("ViewPosition", "") or "").upper()
+        if view in ("LL", "RL", "LAT", "LATERAL", "LLD", "RLD"):
+            warnings_.append(
+                f"{filename} is a lateral view ({view}): the model was trained on "
+                "frontal films only."
+            )
+        age = str(ds.get("PatientAge", "") or "")
+        if age[:3].isdigit() and age.endswith("Y") and int(age[:3]) >= 16:
+            warnings_.append(
+                f"{filename} is of a patient aged {int(age[:3])}: the model was "
+                "trained on children aged 1 to 5."
+            )
+    else:
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                if im.mode not in ("L", "LA", "1", "I", "F") and not im.mode.startswith(
+                    "I;16"
+                ):
+                    thumb = im.convert("RGB")
+                    thumb.thumbnail((128, 128))
+                    rgb = np.asarray(thumb, dtype=np.float32) / 255.0
+                    hi, lo = rgb.max(axis=-1), rgb.min(axis=-1)
+                    sat = np.where(hi > 0.06, (hi - lo) / np.maximum(hi, 1e-6), 0.0)
+                    saturation = float(sat.mean())
+        except Exception:  # unreadable: the service's error says why
+            return []
+    if saturation > 0.02:
+        warnings_.append(
+            f"{filename} has colour (mean saturation {saturation:.2f}): X-rays are "
+            "greyscale, so this may be a photograph or a tinted screenshot."
+        )
+    if width and height:
+        ratio = max(width, height) / max(1, min(width, height))
+        if ratio > 1.3:
+            warnings_.append(
+                f"{filename} is {width} × {height} pixels, far from square: the model "
+                "sees only its centre square (a lateral view, a cropped film or a "
+                "screenshot is unlike the training images)."
+            )
+        if min(width, height) < 64 and (width, height) != (size, size):
+            warnings_.append(
+                f"{filename} is only {width} × {height} pixels: chest films are "
+                "hundreds of pixels across, so this looks like a thumbnail or an icon."
+            )
+    return warnings_
+
+
+def _threshold_moved() -> None:
+    import streamlit as st
+
+    st.session_state["threshold_moved"] = True
+
+
+def current_threshold(card_threshold: float, slider_value: float, moved: bool) -> float:
+    """The threshold in use: exactly the card's until the user moves the slider.
+
+    Examples
+    --------
+    >>> current_threshold(0.2895, 0.29, moved=False)
+    0.2895
+    >>> current_threshold(0.2895, 0.4, moved=True)
+    0.4
+    """
+    return float(slider_value) if moved else float(card_threshold)
 
 
 def render(model_path: str | os.PathLike | None = None) -> None:
     """Draw the page (called by Streamlit on every interaction)."""
     import matplotlib.pyplot as plt
+    import pandas as pd
     import streamlit as st
 
     st.set_page_config(page_title="cnnguide: chest X-ray demo", layout="wide")
@@ -135,22 +367,31 @@ def render(model_path: str | os.PathLike | None = None) -> None:
         st.error(f"The model could not be loaded: {exc}")
         return
 
+    notice = training_notice(predictor.card, predictor.size)
     with st.sidebar:
         st.header("Decision threshold")
-        threshold = st.slider(
+        value = st.slider(
             "Label 'pneumonia' when the probability is at least",
             min_value=0.0,
             max_value=1.0,
-            value=float(round(predictor.threshold, 2)),
-            step=0.01,
+            value=float(predictor.threshold),
+            step=0.001,
+            format="%.4f",
             key="threshold",
-            help="The model card's value was chosen on the validation split to keep recall "
-            "high. Moving it trades missed pneumonias against false alarms.",
+            on_change=_threshold_moved,
+            help="The model card's value was chosen on the validation split to keep "
+            "recall high. Moving it trades missed pneumonias against false alarms.",
         )
-        st.caption(f"Model card threshold: {predictor.threshold:.3f}")
+        moved = bool(st.session_state.get("threshold_moved"))
+        threshold = current_threshold(predictor.threshold, value, moved)
+        st.caption(f"Model card threshold: {predictor.threshold:.4f}")
         st.header("Model card")
-        st.json(_card_summary(predictor), expanded=True)
-        with st.expander("Full model card"):
+        st.table(pd.DataFrame(card_table(predictor), columns=["field", "value"]))
+        rows = metrics_table(predictor.card)
+        if rows:
+            st.markdown("**Validation and test** (at the card's threshold)")
+            st.table(pd.DataFrame(rows))
+        with st.expander("Full model card (JSON)"):
             st.json(predictor.card, expanded=False)
 
     source = st.radio(
@@ -158,22 +399,26 @@ def render(model_path: str | os.PathLike | None = None) -> None:
     )
     image = None
     caption = ""
+    looks_odd: list[str] = []
     if source == "Upload an X-ray":
         uploaded = st.file_uploader(
-            "PNG or JPEG chest X-ray (DICOM when pydicom is installed)",
+            "PNG, JPEG or DICOM chest X-ray",
             type=UPLOAD_TYPES,
             key="upload",
             max_upload_size=service.MAX_UPLOAD_BYTES // 2**20,
         )
         if uploaded is None:
             st.info("Upload an image, or pick a sample above.")
+            st.caption(notice)
             return
+        data = uploaded.getvalue()
         try:
-            image = predictor.prepare(uploaded.getvalue(), uploaded.name)
+            image = predictor.prepare(data, uploaded.name)
         except service.ImageError as exc:
             st.error(f"Cannot use this file: {exc}")
             return
         caption = uploaded.name
+        looks_odd = upload_warnings(data, uploaded.name, predictor.size)
     else:
         data_name, is_real, names, images = _samples(predictor.size)
         if not is_real:
@@ -185,9 +430,11 @@ def render(model_path: str | os.PathLike | None = None) -> None:
         image = images[names.index(choice)]
         caption = choice
 
-    result = predictor.predict(image, threshold)
+    result = predictor.predict(image, threshold if moved else None)
     st.session_state["last_result"] = result
 
+    for text in looks_odd:
+        st.warning(f"Unlike the training images: {text}", icon="🔎")
     left, middle, right = st.columns(3)
     with left:
         st.subheader("What the model sees")
@@ -199,11 +446,16 @@ def render(model_path: str | os.PathLike | None = None) -> None:
     with middle:
         st.subheader("Prediction")
         st.metric("Probability of pneumonia", f"{result['probability']:.3f}")
-        st.markdown(f"**Label: {result['label']}** at threshold {threshold:.2f}")
-        if abs(threshold - predictor.threshold) > 1e-9:
+        st.markdown(
+            f"**Label: {result['label']}** at threshold {result['threshold']:.4f}"
+        )
+        if moved and abs(threshold - predictor.threshold) > 1e-12:
             st.caption(
-                f"You moved the threshold from the card's {predictor.threshold:.3f}."
+                f"You moved the threshold from the card's {predictor.threshold:.4f}."
             )
+        else:
+            st.caption("The threshold is the model card's, chosen on validation.")
+        st.info(notice, icon="ℹ️")
         st.caption(f"Model version {result['model_version']}. {cnnguide.DISCLAIMER}")
     with right:
         st.subheader("Grad-CAM")
@@ -224,7 +476,16 @@ def render(model_path: str | os.PathLike | None = None) -> None:
 
 
 def command(model_path=None, *, port: int = 8501, host: str = "127.0.0.1") -> list[str]:
-    """The ``streamlit run`` command line that :func:`run` executes."""
+    """The ``streamlit run`` command line that :func:`run` executes.
+
+    The toolbar is ``minimal``: no "Deploy" button on a local teaching page.
+
+    Examples
+    --------
+    >>> cmd = command("m", port=8600)
+    >>> cmd[1:4], cmd[cmd.index("--client.toolbarMode") + 1], cmd[-2:]
+    (['-m', 'streamlit', 'run'], 'minimal', ['--model', 'm'])
+    """
     cmd = [
         sys.executable,
         "-m",
@@ -243,26 +504,73 @@ def command(model_path=None, *, port: int = 8501, host: str = "127.0.0.1") -> li
         str(max(1, service.MAX_UPLOAD_BYTES // 2**20)),
         "--server.fileWatcherType",
         "none",
+        "--client.toolbarMode",
+        "minimal",
     ]
     if model_path is not None:
         cmd += ["--", "--model", str(model_path)]
     return cmd
 
 
-def run(model_path=None, *, port: int = 8501, host: str = "127.0.0.1") -> int:
-    """Start the app on ``http://host:port`` and block until it stops; returns its status.
+def run(
+    model_path=None,
+    *,
+    port: int = 8501,
+    host: str = "127.0.0.1",
+    replace_process: bool = False,
+) -> int:
+    """Serve the app on ``http://host:port`` until it is stopped; returns its status.
 
     ``cnnguide app`` and ``make app`` call this. ``model_path`` defaults to
     ``$CNNGUIDE_MODEL``, then ``./cnnguide-model``; without a model the page explains
     how to train one.
+
+    Parameters
+    ----------
+    model_path : path, optional
+    port, host
+        Where to listen (loopback by default).
+    replace_process : bool
+        Become the Streamlit server (``os.execv``, POSIX only): what the command line
+        does, so one SIGTERM from a service manager or ``kill`` stops the server
+        itself and frees its port, with no orphan left behind. Otherwise (and on
+        Windows) Streamlit runs as a child, and SIGTERM, SIGINT or Ctrl+C sent to this
+        process are passed on to it; a Python session calling ``run`` survives.
     """
+    cmd = command(model_path, port=port, host=host)
     print(
-        f"cnnguide app: http://{host}:{port}  (Ctrl+C to stop). {cnnguide.DISCLAIMER}"
+        f"cnnguide app: http://{host}:{port}  (Ctrl+C to stop). {cnnguide.DISCLAIMER}",
+        flush=True,
     )
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if replace_process and os.name == "posix":
+        sys.stderr.flush()
+        os.execv(cmd[0], cmd)  # does not return
+    child = subprocess.Popen(cmd)
+
+    def forward(signum, frame):
+        if child.poll() is None:
+            child.send_signal(signum) if os.name == "posix" else child.terminate()
+
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+        try:
+            previous[number] = signal.signal(number, forward)
+        except ValueError:  # not the main thread: signals stay as they are
+            pass
     try:
-        return subprocess.call(command(model_path, port=port, host=host))
+        return child.wait()
     except KeyboardInterrupt:
+        child.terminate()
+        child.wait()
         return 130
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8501)
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args(argv)
-    return run(args.model, port=args.port, host=args.host)
+    return run(args.model, port=args.port, host=args.host, replace_process=True)
 
 
 def _inside_streamlit() -> bool:
