@@ -42,14 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             model_file = service.find_model(args.model)
-            model, card = load(model_file)
+            model, _ = load(model_file)
             origin = f"saved model {model_file}"
         except service.NoModelError:
             start = time.perf_counter()
             result = train(
                 TrainConfig(epochs=args.epochs), out_dir=Path(tmp) / "model", n_boot=10
             )
-            model, card = result.model, result.card
+            model = result.model
             model_file = Path(tmp) / "model" / "model.keras"
             origin = (
                 f"trained now ({args.epochs} epochs max, "

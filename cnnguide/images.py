@@ -17,6 +17,7 @@ import numpy as np
 
 __all__ = [
     "BT601_WEIGHTS",
+    "as_model_input",
     "channels_first_to_last",
     "channels_last_to_first",
     "mean_normalize",
@@ -28,6 +29,7 @@ __all__ = [
     "standardize",
     "summary",
     "to_tensor",
+    "window",
 ]
 
 #: Luma weights of ITU-R BT.601 (the ones Pillow's ``convert("L")`` uses) for R, G, B.
@@ -173,6 +175,119 @@ def rgb_to_grey(rgb, weights: Sequence[float] = BT601_WEIGHTS) -> np.ndarray:
     return grey.astype(np.float32)
 
 
+
+def as_model_input(images) -> np.ndarray:
+    """Images as the ``(N, H, W, C)`` float32 batch every model of the book takes.
+
+    The one converter of the package: the training loop, the prediction service,
+    the edge export, Grad-CAM and the feature-map views all go through it.
+
+    * uint8 pixels are divided by 255, uint16 pixels by 65535 (the full 16-bit
+      range of a radiograph, not clipped at 255);
+    * float images are taken to be in ``[0, 1]`` already and kept (as float32);
+    * any other dtype (bool, int8, int32, ...) is refused: its scale is unknown,
+      and dividing it by 255 would silently give a wrong image.
+
+    Parameters
+    ----------
+    images : array_like
+        One ``(H, W)`` image, a ``(N, H, W)`` stack, or an ``(N, H, W, C)`` batch.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, H, W, 1)`` float32 for greyscale input; a 4-D batch keeps its ``C``.
+
+    Raises
+    ------
+    TypeError
+        A dtype other than uint8, uint16 or float.
+    ValueError
+        A shape other than those above, or float values outside ``[0, 1]``.
+
+    Examples
+    --------
+    >>> as_model_input(np.full((28, 28), 255, np.uint8)).shape
+    (1, 28, 28, 1)
+    >>> float(as_model_input(np.full((2, 4, 4), 65535, np.uint16)).max())
+    1.0
+    >>> as_model_input(np.zeros((2, 4, 4, 1), np.float64)).dtype
+    dtype('float32')
+    >>> as_model_input(np.zeros((1, 4, 4), np.int32))
+    Traceback (most recent call last):
+    ...
+    TypeError: images have dtype int32, whose scale is unknown; pass uint8 (0-255), uint16 (0-65535) or float in [0, 1]
+    """
+    array = np.asarray(images)
+    if array.dtype == np.uint8:
+        out = array.astype(np.float32) / np.float32(255)
+    elif array.dtype == np.uint16:
+        out = array.astype(np.float32) / np.float32(65535)
+    elif np.issubdtype(array.dtype, np.floating):
+        out = array.astype(np.float32, copy=False)
+        if out.size and not (np.nanmin(out) >= -1e-6 and np.nanmax(out) <= 1 + 1e-6):
+            raise ValueError(
+                f"float images must lie in [0, 1], got values from "
+                f"{float(np.nanmin(out)):g} to {float(np.nanmax(out)):g}; pass uint8 "
+                "0-255 as uint8, or divide by the maximum first"
+            )
+        if np.isnan(out).any():
+            raise ValueError("images contain NaN; replace the missing pixels first")
+    else:
+        raise TypeError(
+            f"images have dtype {array.dtype}, whose scale is unknown; pass uint8 "
+            "(0-255), uint16 (0-65535) or float in [0, 1]"
+        )
+    if out.ndim == 2:
+        out = out[np.newaxis, :, :, np.newaxis]
+    elif out.ndim == 3:
+        out = out[..., np.newaxis]
+    elif out.ndim != 4:
+        raise ValueError(
+            f"images must be (H, W), (N, H, W) or (N, H, W, C), got shape "
+            f"{array.shape}"
+        )
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def window(pixels, level: float, width: float) -> np.ndarray:
+    """Map raw detector values to 8-bit grey through a window (level and width).
+
+    Radiographs are stored with 12 to 16 bits per pixel, far more grey levels
+    than a screen (or PneumoniaMNIST's ``uint8``) shows. A viewer picks a
+    *window*: values below ``level - width / 2`` become black (0), values above
+    ``level + width / 2`` white (255), and the range between is spread
+    linearly over the 256 levels. A narrow window shows more contrast in the
+    tissues it covers and clips everything else. (This is the linear window of
+    the DICOM standard, up to its half-pixel offsets.)
+
+    Parameters
+    ----------
+    pixels : array_like of numbers
+        Raw values, e.g. ``uint16`` of a 12-bit detector (0 to 4095).
+    level : float
+        Centre of the window, in the same units.
+    width : float
+        Width of the window (> 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8``, same shape.
+
+    Examples
+    --------
+    >>> raw = np.array([0, 1000, 1500, 2000, 4095], dtype=np.uint16)
+    >>> window(raw, level=1500, width=1000).tolist()
+    [0, 0, 128, 255, 255]
+    """
+    if not width > 0:
+        raise ValueError(f"window width must be positive, got {width!r}")
+    x = _as_float(pixels, "pixels").astype(np.float64)
+    scaled = (x - (level - width / 2)) / width
+    return np.round(np.clip(scaled, 0.0, 1.0) * 255).astype(np.uint8)
+
+
 def to_tensor(images, *, channels: int | None = None) -> np.ndarray:
     """Stack images into a ``(N, H, W, C)`` float32 tensor, the layout Keras expects.
 
@@ -180,7 +295,7 @@ def to_tensor(images, *, channels: int | None = None) -> np.ndarray:
     ----------
     images : array_like
         ``(N, H, W)`` greyscale images (a channel axis of length 1 is added) or an
-        ``(N, H, W, C)`` batch. uint8 pixels are divided by 255; floats are kept.
+        ``(N, H, W, C)`` batch, converted by :func:`as_model_input`.
     channels : int, optional
         When given, the number of channels the result must have.
 
@@ -197,20 +312,17 @@ def to_tensor(images, *, channels: int | None = None) -> np.ndarray:
     1.0
     """
     array = np.asarray(images)
-    if array.ndim == 3:
-        array = array[..., np.newaxis]
-    if array.ndim != 4:
+    if array.ndim not in (3, 4):
         raise ValueError(
             f"images must be (N, H, W) or (N, H, W, C), got shape {array.shape}; "
             "add a batch axis with images[np.newaxis] for a single image"
         )
-    if channels is not None and array.shape[-1] != channels:
+    tensor = as_model_input(array)
+    if channels is not None and tensor.shape[-1] != channels:
         raise ValueError(
-            f"expected {channels} channel(s), got {array.shape[-1]} (shape {array.shape})"
+            f"expected {channels} channel(s), got {tensor.shape[-1]} (shape {array.shape})"
         )
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / np.float32(255)
-    return array.astype(np.float32)
+    return tensor
 
 
 def channels_first_to_last(x) -> np.ndarray:

@@ -25,6 +25,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from cnnguide.images import as_model_input
+from cnnguide.models import build_small_cnn, predict_proba
+
 __all__ = [
     "SAMPLERS",
     "METHODS",
@@ -392,12 +395,8 @@ def augmentation_gallery(
         raise ValueError(
             f"image must be one (H, W) greyscale image, got shape {x.shape}"
         )
-    x = (
-        (x.astype(np.float32) / 255.0)
-        if np.issubdtype(x.dtype, np.integer)
-        else x.astype(np.float32)
-    )
-    batch = x[None, :, :, None]
+    batch = as_model_input(x)
+    x = batch[0, :, :, 0]
     # Fixed-strength layers: the factor range collapses to one value, so each panel
     # shows the extreme of what the random layer would draw.
     transforms = [
@@ -438,52 +437,9 @@ def augmentation_gallery(
 # ----------------------------------------------------------------------------
 
 
-def build_small_cnn(
-    input_shape: Sequence[int] = (28, 28, 1), *, seed: int = 0, augmentation=None
-):
-    """The comparison's network: a ~26k-parameter member of the source's step-4 family.
-
-    Three blocks (16, 32, 64 filters) of Conv 3×3 → BatchNorm → ReLU → MaxPool, global
-    average pooling, dropout 0.2, Dense(32), Dense(1, sigmoid); built by
-    :func:`cnnguide.models.build_cnn` after seeding Keras, so the same seed gives the
-    same initial weights.
-
-    Examples
-    --------
-    >>> build_small_cnn(seed=0).count_params() < 30_000
-    True
-    """
-    import keras
-
-    from cnnguide.models import build_cnn
-
-    keras.utils.set_random_seed(seed)
-    model = build_cnn(
-        tuple(input_shape),
-        widths=(16, 32, 64),
-        dense_units=32,
-        dropout=0.2,
-        global_pooling=True,
-        augmentation=augmentation,
-        name="small_cnn",
-    )
-    # Keras' default batch-norm momentum (0.99) needs hundreds of steps before the
-    # running statistics used at inference match the data; a few short epochs are
-    # far fewer, and the model would call every case pneumonia. 0.9 settles in ~30 steps.
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.9
-    return model
-
-
 def _as_input(images: np.ndarray) -> np.ndarray:
     x = np.asarray(images)
-    x = (
-        (x.astype(np.float32) / 255.0)
-        if np.issubdtype(x.dtype, np.integer)
-        else x.astype(np.float32)
-    )
-    return x[..., None] if x.ndim == 3 else x
+    return as_model_input(x) if x.ndim >= 3 else x.astype(np.float32)
 
 
 def fit(
@@ -497,8 +453,9 @@ def fit(
     loss=None,
     class_weight: Mapping[int, float] | None = None,
     seed: int = 0,
+    progress=None,
 ) -> float:
-    """Compile and train ``model`` quietly; return the training time in seconds.
+    """Compile and train ``model``; return the training time in seconds.
 
     Parameters
     ----------
@@ -512,6 +469,9 @@ def fit(
         Passed to ``model.fit``.
     seed : int
         Seeds Keras (shuffling, dropout) before training.
+    progress : {"auto", "terminal", "text", "notebook"} or None
+        One line per epoch (loss, elapsed, time left; :mod:`cnnguide.progress`);
+        in a notebook the display ends as one summary line. Default: quiet.
 
     Returns
     -------
@@ -527,6 +487,14 @@ def fit(
     )
     x = _as_input(images)
     y = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
+    from cnnguide import progress as _progress
+
+    reporter = _progress.Progress(_progress.resolve(progress), title="fit")
+    report = (
+        []
+        if reporter.mode is None
+        else [_progress.keras_callback(reporter, epochs=epochs)]
+    )
     start = time.perf_counter()
     model.fit(
         x,
@@ -536,12 +504,21 @@ def fit(
         class_weight=class_weight,
         shuffle=True,
         verbose=0,
+        callbacks=report,
     )
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    reporter.close(f"{epochs} epochs in {_progress.format_seconds(seconds)}")
+    return seconds
 
 
 def predict_scores(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Probability of pneumonia for each image (or feature row), shape (N,) float32."""
+    """Probability of pneumonia for each image (or feature row), shape (N,) float32.
+
+    Images go through :func:`cnnguide.models.predict_proba`; feature rows (2-D)
+    through the model directly.
+    """
+    if np.ndim(images) >= 3:
+        return predict_proba(model, images, batch_size=batch_size)
     return predict_scores_raw(model, images, batch_size).reshape(-1)
 
 
@@ -723,6 +700,7 @@ def run_comparison(
     n_train: int | None = 1200,
     pretrain_phantoms: int = 600,
     keep_scores: bool = False,
+    progress="auto",
 ) -> list[dict]:
     """Train the same small CNN once per remedy and score each on the validation split.
 
@@ -748,6 +726,10 @@ def run_comparison(
     keep_scores : bool
         Add each model's validation scores to its row (key ``"scores"``), e.g. for
         bootstrap intervals or curves.
+    progress : {"auto", "terminal", "text", "notebook"} or None
+        Report each method as it finishes, with elapsed time and an estimate of what
+        is left (:mod:`cnnguide.progress`; in a notebook the display ends as one
+        summary line). ``None`` is silent.
 
     Returns
     -------
@@ -761,15 +743,37 @@ def run_comparison(
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
-    if "smote_features" in methods and "none" not in methods:
-        methods.insert(0, "none")  # SMOTE on features reuses the baseline's encoder
 
     X, y = subsample(dataset["train"].images, dataset["train"].labels, n_train, seed)
     x_val, y_val = dataset["val"].images, np.asarray(dataset["val"].labels).reshape(-1)
     shape = tuple(_as_input(X[:1]).shape[1:])
     rows, baseline = [], None
 
-    for method in methods:
+    def train_baseline():
+        """The plain model ("none"): trained once, whichever method asks first.
+
+        SMOTE on features reuses its encoder, so the order of ``methods`` does not
+        matter, and ``none`` need not be among them.
+        """
+        nonlocal baseline
+        if baseline is None:
+            t0 = time.perf_counter()
+            model = build_small_cnn(shape, seed=seed)
+            fit(model, X, y, epochs=epochs, seed=seed)
+            baseline = (model, time.perf_counter() - t0)
+        return baseline
+
+    from cnnguide import progress as _progress
+
+    reporter = _progress.Progress(_progress.resolve(progress), title="run_comparison")
+
+    for index, method in enumerate(methods):
+        reporter.status(
+            f"{index + 1}/{len(methods)} {method}: training ...  "
+            f"{_progress.format_seconds(reporter.elapsed)} elapsed, "
+            + _progress.eta(index, len(methods), reporter.elapsed),
+            force=True,
+        )
         start = time.perf_counter()
         Xt, yt, kwargs, model = X, y, {}, None
         if method == "class_weight":
@@ -790,7 +794,9 @@ def run_comparison(
             )
 
         if method == "smote_features":
-            encoder = feature_extractor(baseline)
+            base_model, baseline_seconds = train_baseline()
+            start = time.perf_counter()
+            encoder = feature_extractor(base_model)
             features = predict_scores_raw(encoder, X)
             Ft, yt = resample(features, y, "smote", seed)
             head = _build_head(Ft.shape[1], seed)
@@ -798,6 +804,10 @@ def run_comparison(
             scores = predict_scores(head, predict_scores_raw(encoder, x_val))
             seconds = time.perf_counter() - start + baseline_seconds
             n_used = Ft.shape[0]
+        elif method == "none":
+            model, seconds = train_baseline()
+            scores = predict_scores(model, x_val)
+            n_used = X.shape[0]
         else:
             if model is None:
                 model = build_small_cnn(shape, seed=seed)
@@ -805,8 +815,6 @@ def run_comparison(
             scores = predict_scores(model, x_val)
             seconds = time.perf_counter() - start
             n_used = Xt.shape[0]
-            if method == "none":
-                baseline, baseline_seconds = model, seconds
         row = {
             "method": method,
             "description": METHODS[method],
@@ -818,14 +826,26 @@ def run_comparison(
         if keep_scores:
             row["scores"] = scores
         rows.append(row)
+        left = len(methods) - index - 1
+        reporter.step(
+            f"{index + 1}/{len(methods)} {method}: {seconds:.0f} s, validation "
+            f"ROC-AUC {row['roc_auc']:.3f}"
+            + (
+                f"; {_progress.eta(index + 1, len(methods), reporter.elapsed)}"
+                if left
+                else ""
+            )
+        )
+    reporter.close(
+        f"{len(rows)} methods trained and scored in "
+        f"{_progress.format_seconds(reporter.elapsed)}"
+    )
     return rows
 
 
 def predict_scores_raw(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Outputs of ``model`` (e.g. a feature extractor) as a float32 array."""
-    x = np.asarray(images)
-    if x.ndim >= 3:
-        x = _as_input(x)
+    x = _as_input(images)
     # Direct calls in inference mode: unlike model.predict they trace no new graph per
     # model, which keeps a loop over many small models fast and quiet.
     with warnings.catch_warnings():

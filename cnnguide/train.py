@@ -35,6 +35,8 @@ import numpy as np
 import cnnguide
 from cnnguide import metrics as _metrics
 from cnnguide import models as _models
+from cnnguide.images import as_model_input
+from cnnguide.models import predict_proba
 
 __all__ = [
     "TrainConfig",
@@ -226,7 +228,7 @@ class TrainResult:
 
 
 def _as_batch(images) -> np.ndarray:
-    """(N, H, W) or (N, H, W, C) uint8 or float -> (N, H, W, C), dtype kept."""
+    """(N, H, W) or (N, H, W, C) -> (N, H, W, C): uint8 kept, else as_model_input."""
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -235,11 +237,9 @@ def _as_batch(images) -> np.ndarray:
             f"images must be shaped (N, H, W) or (N, H, W, C), got {images.shape}"
         )
     if images.dtype != np.uint8:
-        images = images.astype(np.float32)
-        if images.size and (images.min() < 0.0 or images.max() > 1.0):
-            raise ValueError(
-                "float images must lie in [0, 1]; pass uint8 0-255 or divide by 255 first"
-            )
+        # uint8 stays compact until the pipeline draws a batch (and divides it by
+        # 255 there); every other dtype is converted, or refused, by the one rule.
+        images = as_model_input(images)
     return images
 
 
@@ -287,50 +287,6 @@ def make_dataset(images, labels, *, batch_size=64, shuffle=False, seed=0):
         to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def predict_proba(model, images, *, batch_size: int | None = None) -> np.ndarray:
-    """Probability of pneumonia for each image.
-
-    Parameters
-    ----------
-    model : keras.Model
-    images : array, (N, H, W) or (N, H, W, 1)
-        uint8 0–255 or float in [0, 1]. A single (H, W) image is treated as N = 1 only when
-        passed as ``images[None]``.
-    batch_size : int, optional
-        Images per forward pass; default 256 at 28×28, fewer for larger images (memory).
-
-    Returns
-    -------
-    np.ndarray, (N,) float32
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from cnnguide.models import build_cnn
-    >>> p = predict_proba(build_cnn(widths=(4,)), np.zeros((3, 28, 28), np.uint8))
-    >>> p.shape, p.dtype.name
-    ((3,), 'float32')
-    """
-    batch = _as_batch(images)
-    expected = tuple(model.input_shape[1:])
-    if tuple(batch.shape[1:]) != expected:
-        raise ValueError(
-            f"the model expects images shaped {expected}, got {tuple(batch.shape[1:])}; "
-            "resize them (cnnguide.data.load_dataset(size=...)) first"
-        )
-    if batch_size is None:
-        batch_size = int(max(8, min(256, 2**18 // (batch.shape[1] * batch.shape[2]))))
-    x = batch.astype(np.float32) / 255.0 if batch.dtype == np.uint8 else batch
-    out = []
-    for start in range(0, len(x), batch_size):
-        out.append(
-            model(x[start : start + batch_size], training=False).numpy().reshape(-1)
-        )
-    if not out:
-        return np.zeros(0, np.float32)
-    return np.concatenate(out).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------
@@ -529,6 +485,7 @@ def train(
     verbose: int = 0,
     callbacks=None,
     n_boot: int = 1000,
+    progress="auto",
 ) -> TrainResult:
     """Train a detector from a config and report it with a model card.
 
@@ -552,6 +509,12 @@ def train(
         Extra callbacks (run after the built-in ones).
     n_boot : int
         Bootstrap resamples for the test intervals.
+    progress : {"auto", "terminal", "text", "notebook"} or None
+        How to report progress (:mod:`cnnguide.progress`): one line per epoch with
+        loss, validation AUC, elapsed time and an estimate of what is left. ``"auto"``
+        shows a display that ends as one summary line in a notebook, an updating line
+        on a terminal, and nothing in a script; ``None`` is silent. With
+        ``verbose`` > 0 Keras reports instead and ``"auto"`` stays silent.
 
     Returns
     -------
@@ -615,6 +578,19 @@ def train(
         model = _build_model(config, input_shape)
 
     started = time.perf_counter()
+    from cnnguide import progress as _progress
+
+    mode = None if verbose and progress == "auto" else _progress.resolve(progress)
+    reporter = _progress.Progress(mode, title="train")
+    report = []
+    if mode is not None:
+        report.append(
+            _progress.keras_callback(
+                reporter,
+                epochs=config.epochs,
+                note="(less if early stopping ends it sooner)",
+            )
+        )
 
     class _Elapsed(keras.callbacks.Callback):
         """Adds cumulative training seconds to the logs (survives a resume via the CSV)."""
@@ -650,7 +626,7 @@ def train(
         validation_data=val_ds,
         epochs=config.epochs,
         class_weight=_class_weight(config, y_train),
-        callbacks=builtin + list(callbacks or []),
+        callbacks=builtin + report + list(callbacks or []),
         shuffle=False,  # the pipeline shuffles, with its own seed
         verbose=verbose,
     )
@@ -661,6 +637,7 @@ def train(
     history = _read_log(log_path) or {
         k: list(map(float, v)) for k, v in fit.history.items()
     }
+    reporter.status("scoring validation and test, bootstrap intervals ...", force=True)
     scores = {name: predict_proba(model, splits[name][0]) for name in ("val", "test")}
     y_val, y_test = splits["val"][1], splits["test"][1]
     threshold = _metrics.choose_threshold(
@@ -712,6 +689,11 @@ def train(
             "cnnguide": cnnguide.__version__,
         },
     }
+    reporter.close(
+        f"{card['epochs_run']} epochs in {_progress.format_seconds(seconds)}; "
+        f"best validation AUC {max(history.get('val_auc') or [float('nan')]):.3f}"
+        f" at epoch {card['best_epoch']}; test ROC-AUC {test['roc_auc']:.3f}"
+    )
     if temporary:
         shutil.rmtree(work, ignore_errors=True)
         result_dir = None

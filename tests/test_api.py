@@ -12,8 +12,7 @@ import sys
 
 import cnnguide
 
-pytest.importorskip("fastapi", reason="the web API needs fastapi (pip install fastapi)")
-pytest.importorskip("multipart", reason="file uploads need python-multipart")
+# fastapi and python-multipart are in the `app` extra that `make test` installs.
 from fastapi.testclient import TestClient  # noqa: E402
 
 from cnnguide.deploy.api import create_app  # noqa: E402
@@ -110,6 +109,52 @@ def test_request_size_limit(client):
     assert "limit" in r.json()["detail"]
 
 
+def test_many_simultaneous_requests_each_get_their_own_answer(model_dir):
+    """64 requests in flight at once, each a different image: every answer is 200
+    and carries the probability of *its* image (the micro-batcher keeps them apart)."""
+    import asyncio
+
+    import httpx
+
+    from cnnguide.deploy.service import load_predictor
+
+    rng = np.random.default_rng(7)
+    images = [
+        rng.integers(0, 256, (28 + i % 5, 28 + i % 3), dtype=np.uint8)
+        for i in range(64)
+    ]
+    uploads = [png_bytes(image) for image in images]
+    reference = load_predictor(model_dir)
+    expected = [reference.predict_bytes(data)["probability"] for data in uploads]
+    assert len({round(p, 5) for p in expected}) > 32  # answers could not be swapped
+
+    app = create_app(model_dir)
+
+    async def post_all():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api"
+        ) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/predict", files={"file": (f"x{i}.png", data, "image/png")}
+                    )
+                    for i, data in enumerate(uploads)
+                )
+            )
+
+    responses = asyncio.run(post_all())
+    assert [r.status_code for r in responses] == [200] * len(uploads)
+    got = [r.json()["probability"] for r in responses]
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+    for r in responses:
+        body = r.json()
+        assert body["label"] == (
+            "pneumonia" if body["probability"] >= body["threshold"] else "normal"
+        )
+
+
 def test_create_app_without_model_says_how_to_train(tmp_path):
     with pytest.raises(NoModelError, match="cnnguide train"):
         create_app(tmp_path / "none")
@@ -125,7 +170,14 @@ def test_real_server_on_loopback(model_dir, tmp_path):
         os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "cnnguide.deploy.api", str(model_dir), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "cnnguide.deploy.api",
+            str(model_dir),
+            "--port",
+            str(port),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

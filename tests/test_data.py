@@ -5,7 +5,6 @@ Downloads (from a loopback server) are tested in test_data_download.py.
 
 import doctest
 import io
-import os
 import struct
 import warnings
 import zlib
@@ -67,24 +66,7 @@ def gradient(w=48, h=32):
     return np.tile(np.linspace(0, 255, w).round().astype(np.uint8), (h, 1))
 
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _real_dir():
-    for d in (
-        os.environ.get("CNNGUIDE_DATA"),
-        REPO.parent / "shared" / "data",
-        "/work/shared/data",
-    ):
-        if d and (Path(d) / "pneumoniamnist.npz").is_file():
-            return Path(d)
-    return None
-
-
-REAL_DIR = _real_dir()
-needs_real = pytest.mark.skipif(
-    REAL_DIR is None, reason="real PneumoniaMNIST not available (set CNNGUIDE_DATA)"
-)
+from realdata import REAL_DIR, needs_real  # noqa: E402
 
 
 # --------------------------------------------------------------------------- #
@@ -730,3 +712,48 @@ def test_dataset_built_by_hand():
     assert ds.counts()["val"] == {"normal": 1, "pneumonia": 1}
     with pytest.raises(ValueError, match="lack"):
         Dataset("toy", {"train": split})
+
+
+# --------------------------------------------------------------------------- #
+# locate: where the data would be found, without reading it
+# --------------------------------------------------------------------------- #
+
+
+def test_locate_reports_every_place_in_order(clean_data_env, tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    where = data.locate(28, empty)
+    assert not where.found and where.path is None
+    assert [w.split(" ")[0].rstrip(":") for w in where.looked] == [
+        "data_dir",
+        "CNNGUIDE_DATA",
+        "user",
+        "download",
+    ]
+    assert "download: not tried" in where.looked[-1]
+    assert "CNNGUIDE_DATA" in where.how_to_get and "not found" in str(where)
+
+    path = write_npz(tmp_path / "env")
+    monkeypatch.setenv("CNNGUIDE_DATA", str(path.parent))
+    where = data.locate(28, empty)
+    assert where.found and where.path == path
+    assert where.looked[-1].endswith(": found") and len(where.looked) == 2
+    # the file locate names is the one load_pneumoniamnist reads
+    assert load_pneumoniamnist(28, empty).source == str(path)
+    with pytest.raises(ValueError, match="size"):
+        data.locate(30)
+
+
+def test_phantom_splits_have_the_real_splits_pneumonia_shares(monkeypatch, tmp_path):
+    from cnnguide.data import PNEUMONIA_FRACTIONS, PhantomDataWarning, load_dataset
+
+    monkeypatch.setenv("CNNGUIDE_DATA", str(tmp_path))  # empty: phantoms
+    monkeypatch.setenv("CNNGUIDE_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.warns(PhantomDataWarning):
+        ds = load_dataset(28, n_phantoms={"train": 400, "val": 100, "test": 400})
+    assert not ds.is_real
+    for split in ("train", "val", "test"):
+        share = ds[split].labels.mean()
+        assert share == pytest.approx(PNEUMONIA_FRACTIONS[split], abs=0.01)
+    assert PNEUMONIA_FRACTIONS["test"] == pytest.approx(390 / 624, abs=1e-3)

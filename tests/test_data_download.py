@@ -169,7 +169,7 @@ def test_no_server_listening(online, monkeypatch):
 
 def test_silent_server_times_out(online, monkeypatch):
     """A server that accepts but never answers: the read timeout ends the wait."""
-    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 0.3)
+    monkeypatch.setattr(data.pneumoniamnist, "DOWNLOAD_TIMEOUT", 0.3)
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)  # the kernel accepts; nobody ever replies

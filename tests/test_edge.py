@@ -63,6 +63,14 @@ def test_float_variants_match_keras(model, exported, data):
     np.testing.assert_allclose(p16, keras_p, atol=1e-2)
 
 
+def test_runs_on_litert_not_the_deprecated_tf_lite(exported):
+    # ai-edge-litert is a dependency wherever TensorFlow has wheels
+    from ai_edge_litert.interpreter import Interpreter
+
+    lite = edge.TFLiteClassifier(exported["float32"])
+    assert isinstance(lite._interpreter, Interpreter)
+
+
 def test_int8_is_fully_integer_and_close(model, exported, data):
     _, images, _ = data
     lite = edge.TFLiteClassifier(exported["int8"])

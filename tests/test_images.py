@@ -251,3 +251,61 @@ def test_show_colour_swatches_labels_hex_codes():
         show_colour_swatches({"bad": (0, 0, 300)})
     with pytest.raises(ValueError, match="empty"):
         show_colour_swatches({})
+
+
+# ------------------------------------------------ the one model-input converter
+
+
+def test_as_model_input_scales_by_dtype():
+    from cnnguide.images import as_model_input
+
+    u8 = as_model_input(np.array([[0, 51, 255]], np.uint8))
+    u16 = as_model_input(np.array([[0, 13107, 65535]], np.uint16))
+    f = as_model_input(np.array([[0.0, 0.2, 1.0]], np.float64))
+    for x in (u8, u16, f):
+        assert x.dtype == np.float32 and x.shape == (1, 1, 3, 1)
+        np.testing.assert_allclose(x.ravel(), [0.0, 0.2, 1.0], atol=1e-6)
+    # a 16-bit radiograph keeps its range: not divided by 255 into values up to 257
+    assert as_model_input(np.full((2, 2), 65535, np.uint16)).max() == 1.0
+
+
+@pytest.mark.parametrize(
+    "shape, expected",
+    [((5, 6), (1, 5, 6, 1)), ((3, 5, 6), (3, 5, 6, 1)), ((3, 5, 6, 1), (3, 5, 6, 1))],
+)
+def test_as_model_input_shapes(shape, expected):
+    from cnnguide.images import as_model_input
+
+    assert as_model_input(np.zeros(shape, np.uint8)).shape == expected
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int8, np.int32, np.int64, np.uint32])
+def test_as_model_input_refuses_dtypes_of_unknown_scale(dtype):
+    from cnnguide.images import as_model_input
+
+    with pytest.raises(TypeError, match=f"dtype {np.dtype(dtype)}.*uint8"):
+        as_model_input(np.zeros((2, 4, 4), dtype))
+
+
+def test_as_model_input_refuses_bad_floats_and_shapes():
+    from cnnguide.images import as_model_input
+
+    with pytest.raises(ValueError, match=r"\[0, 1\].*from 0 to 200"):
+        as_model_input(np.array([[0.0, 200.0]]))
+    with pytest.raises(ValueError, match="NaN"):
+        as_model_input(np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match="shape"):
+        as_model_input(np.zeros(4, np.uint8))
+
+
+def test_window_clips_outside_and_spreads_inside():
+    from cnnguide.images import window
+
+    raw = np.arange(0, 4096, dtype=np.uint16)
+    out = window(raw, level=2048, width=1024)
+    assert out.dtype == np.uint8
+    assert (out[raw <= 1536] == 0).all() and (out[raw >= 2560] == 255).all()
+    inside = out[(raw > 1536) & (raw < 2560)]
+    assert np.all(np.diff(inside.astype(int)) >= 0) and len(np.unique(inside)) == 256
+    with pytest.raises(ValueError, match="width"):
+        window(raw, 100, 0)

@@ -5,7 +5,7 @@ import pytest
 
 from cnnguide import layers as Ly
 
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402
 
 
 def test_formulas():
@@ -139,3 +139,34 @@ def test_train_small_cnn_learns_a_separable_toy_task():
     x[y == 1, 10:18, 10:18] += 0.8
     _, hist = Ly.train_small_cnn(x, y, epochs=8, learning_rate=1e-2)
     assert hist["loss"][-1] < hist["loss"][0]
+
+
+def test_separable_convolution_parameters_match_keras():
+    import keras
+
+    from cnnguide.layers import depthwise_separable_params
+
+    layer = keras.layers.SeparableConv2D(32, 3)
+    layer.build((None, 28, 28, 16))
+    assert layer.count_params() == depthwise_separable_params(3, 3, 16, 32)
+
+
+def test_measured_receptive_field_agrees_with_the_formula():
+    import keras
+
+    from cnnguide.layers import measured_receptive_field
+    from cnnguide.ops import receptive_field
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((48, 48, 1)),
+            keras.layers.Conv2D(4, 3, padding="same", name="c1"),
+            keras.layers.Conv2D(4, 3, padding="same", name="c2"),
+            keras.layers.AveragePooling2D(2, name="p1"),
+            keras.layers.Conv2D(4, 3, padding="same", name="c3"),
+        ]
+    )
+    expected = receptive_field([(3, 1), (3, 1), (2, 2), (3, 1)])[-1]["rf"]
+    assert measured_receptive_field(model, "c3") == (expected, expected)
+    assert measured_receptive_field(model, "c1") == (3, 3)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402
 
 from cnnguide.models import (
     RECOMMENDED,
@@ -149,3 +149,42 @@ def test_adding_a_transform_keeps_the_other_layers_draws():
 def test_bad_arguments_raise_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_cnn(**kwargs)
+
+
+def test_predict_proba_one_rule_for_every_input():
+    from cnnguide.models import predict_proba
+
+    keras.utils.set_random_seed(0)
+    model = build_cnn((28, 28, 1), widths=(4,), dense_units=8)
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (5, 28, 28)).astype(np.uint8)
+    p = predict_proba(model, u8, batch_size=2)
+    assert p.shape == (5,) and p.dtype == np.float32 and ((p > 0) & (p < 1)).all()
+    np.testing.assert_allclose(predict_proba(model, u8 / 255.0), p, atol=1e-6)
+    np.testing.assert_allclose(
+        predict_proba(model, u8.astype(np.uint16) * 257), p, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        np.asarray(model(u8[..., None] / 255.0)).ravel(), p, atol=1e-6
+    )
+    assert predict_proba(model, u8[0]).shape == (1,)  # one (H, W) image
+    with pytest.raises(ValueError, match=r"expects images shaped \(28, 28, 1\)"):
+        predict_proba(model, np.zeros((2, 32, 32), np.uint8))
+    with pytest.raises(TypeError, match="int32"):
+        predict_proba(model, np.zeros((2, 28, 28), np.int32))
+
+
+def test_one_build_small_cnn_shared_by_the_chapters():
+    from cnnguide import imbalance, layers
+    from cnnguide.models import build_small_cnn
+
+    assert imbalance.build_small_cnn is build_small_cnn is layers.build_small_cnn
+    a, b = build_small_cnn(seed=2), build_small_cnn(seed=2)
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+    assert a.get_layer("global_pool").output.shape[-1] == 64
+    assert a.get_layer("last_conv").filters == 64
+    moments = {l.momentum for l in a.layers if isinstance(l, keras.layers.BatchNormalization)}
+    assert moments == {0.9}
+    plain = build_small_cnn(filters=(8, 16), dense_units=0, dropout=0.0, batchnorm=False)
+    assert "dense" not in [l.name for l in plain.layers]
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in plain.layers)

@@ -13,7 +13,8 @@ X = RNG.normal(0, 1, (6, 5, 5, 4)) * np.array([1, 3, 0.5, 10]) + np.array(
 
 @pytest.mark.parametrize("kind", ["batch", "layer", "instance"])
 def test_numpy_reference_matches_keras_layer(kind):
-    keras = pytest.importorskip("keras")
+    import keras
+
     layer = N.keras_normalization_layer(kind, channels=X.shape[-1], epsilon=1e-3)
     out = np.asarray(layer(X.astype(np.float32), training=True))
     np.testing.assert_allclose(out, N.normalize(X, kind, eps=1e-3), atol=2e-4)

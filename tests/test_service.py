@@ -148,3 +148,27 @@ def test_version_changes_with_the_weights(tmp_path, predictor):
     other = service.load_predictor(save_tiny_model(tmp_path / "other", seed=1))
     assert other.version != predictor.version
     assert other.version.startswith("tiny_cnn-2026-01-01-")
+
+
+def test_predictions_and_heat_maps_from_many_threads_match_one_at_a_time(predictor):
+    """Threads predicting while others run Grad-CAM get exactly the one-at-a-time answers:
+    Grad-CAM's wrapped layer never sees another request's tensors."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cnnguide.explain import grad_cam
+
+    rng = np.random.default_rng(11)
+    images = rng.random((24, 28, 28), dtype=np.float32)
+    expected_p = [predictor.predict(x)["probability"] for x in images]
+    expected_heat = [grad_cam(predictor.model, x) for x in images[:8]]
+
+    def heat(i):
+        return predictor.explain(images[i])
+
+    with ThreadPoolExecutor(8) as pool:
+        heats = [pool.submit(heat, i) for i in range(8)]
+        answers = list(pool.map(predictor.predict, images))
+    probabilities = [answer["probability"] for answer in answers]
+    np.testing.assert_allclose(probabilities, expected_p, atol=2e-6)
+    for got, want in zip(heats, expected_heat):
+        np.testing.assert_allclose(got.result(), want, atol=1e-5)

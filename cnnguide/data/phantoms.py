@@ -87,6 +87,9 @@ _MIN_RENDER = 64
 # Pixels per chunk: small enough for the temporaries to stay in cache (measured:
 # larger chunks were slower, smaller ones pay more per-call overhead).
 _CHUNK_PIXELS = 1 << 15
+# Mean film signal that automatic exposure control aims at (about that of a
+# normal phantom without it).
+_AEC_LEVEL = 0.46
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,24 @@ def _check_size(size) -> int:
     return int(size)
 
 
+def _check_range(name: str, value, lo: float, hi: float) -> tuple[float, float]:
+    try:
+        a, b = (float(x) for x in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (low, high), got {value!r}") from None
+    if not lo <= a <= b <= hi:
+        raise ValueError(f"{name}={value!r} must satisfy {lo} <= low <= high <= {hi}")
+    return a, b
+
+
+def _check_options(body_scale, blob_radius, exposure_control) -> dict:
+    return {
+        "body_scale": _check_range("body_scale", body_scale, 0.6, 1.2),
+        "blob_radius": _check_range("blob_radius", blob_radius, 0.02, 0.25),
+        "exposure_control": bool(exposure_control),
+    }
+
+
 def _check_subtypes(subtypes) -> tuple[str, ...]:
     if isinstance(subtypes, str):
         subtypes = (subtypes,)
@@ -176,11 +197,17 @@ def _check_subtypes(subtypes) -> tuple[str, ...]:
 # ----------------------------------------------------------------------------
 
 
-def _draw_parameters(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+def _draw_parameters(
+    rng: np.random.Generator,
+    n: int,
+    body_scale=(0.86, 1.02),
+    blob_radius=(0.06, 0.12),
+    exposure_control: bool = False,
+) -> dict[str, np.ndarray]:
     """Per-patient anatomy, pose and exposure, each ``(n, 1, 1)`` float32."""
     u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
     p = {
-        "scale": u(0.86, 1.02),  # patient size relative to the field of view
+        "scale": u(*body_scale),  # patient size relative to the field of view
         "dx": u(-0.06, 0.06),  # position on the detector
         "dy": u(-0.05, 0.07),
         "angle": np.deg2rad(u(-4.0, 4.0)),  # small rotation
@@ -199,6 +226,10 @@ def _draw_parameters(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         "gamma": u(0.80, 1.25),
         "noise": u(0.010, 0.035),
         "blur": u(0.15, 0.60),
+        # constants, not draws (the random stream stays that of the defaults)
+        "radius_lo": np.full(n, blob_radius[0]),
+        "radius_hi": np.full(n, blob_radius[1]),
+        "aec": np.full(n, float(exposure_control)),
     }
     return {k: v.astype(np.float32).reshape(n, 1, 1) for k, v in p.items()}
 
@@ -439,7 +470,9 @@ def _blob_centres(rng, p, m: int, k: int):
     # patchy bronchopneumonia favours the lower zones
     v = (-0.65 + 1.25 * np.sqrt(rng.random((m, k, tries)))).astype(np.float32)
     u = np.where(side_right, -a, a)
-    radius = rng.uniform(0.06, 0.12, (m, k, 1)).astype(np.float32)
+    lo = p["radius_lo"].reshape(m, 1, 1)
+    radius = rng.uniform(lo, p["radius_hi"].reshape(m, 1, 1), (m, k, 1))
+    radius = radius.astype(np.float32)
     flat = {key: val.reshape(m, 1, 1) for key, val in p.items()}
     d = _lung_distance(u, v, flat)
     ok = d > 0.6 * radius
@@ -616,7 +649,17 @@ def _render_chunk(rng, p, kinds, res: int, ss: int):
 
 
 def _finish_film(rng, signal: np.ndarray, p) -> np.ndarray:
-    """Exposure, quantum-like noise and detector blur; returns uint8 images."""
+    """Exposure, quantum-like noise and detector blur; returns uint8 images.
+
+    With automatic exposure control (``p["aec"]`` = 1) each film's mean signal is
+    set to the same level before the patient's own exposure settings act, as an
+    exposure-controlled radiograph does: a lesion then no longer brightens the
+    whole film, only its own pixels.
+    """
+    aec = p["aec"] > 0
+    if aec.any():
+        level = signal.mean(axis=(1, 2), keepdims=True)
+        signal = np.where(aec, signal - level + _AEC_LEVEL, signal)
     img = np.clip((signal - 0.5) * p["contrast"] + 0.5 + p["brightness"], 0.0, 1.0)
     img = img ** p["gamma"]
     # fewer photons reach the film behind dense tissue, so noise grows there
@@ -626,12 +669,14 @@ def _finish_film(rng, signal: np.ndarray, p) -> np.ndarray:
     return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def _generate(kinds: np.ndarray, size: int, rng: np.random.Generator) -> PhantomBatch:
+def _generate(
+    kinds: np.ndarray, size: int, rng: np.random.Generator, **options
+) -> PhantomBatch:
     """Draw a batch for given case kinds (0 normal, 1 lobar, 2 broncho)."""
     n = int(kinds.shape[0])
     ss = max(1, math.ceil(_MIN_RENDER / size))
     res = size * ss
-    params = _draw_parameters(rng, n)
+    params = _draw_parameters(rng, n, **options)
     images = np.empty((n, size, size), dtype=np.uint8)
     masks = np.empty((n, size, size), dtype=bool)
     lobes = np.empty((n, size, size), dtype=np.uint8)
@@ -677,6 +722,9 @@ def make_phantoms(
     seed: int = 0,
     pneumonia_fraction: float = 0.5,
     subtypes: Iterable[str] = SUBTYPES,
+    body_scale: tuple[float, float] = (0.86, 1.02),
+    blob_radius: tuple[float, float] = (0.06, 0.12),
+    exposure_control: bool = False,
 ) -> PhantomBatch:
     """Draw ``n`` synthetic PA chest radiographs, normal and pneumonia.
 
@@ -699,6 +747,18 @@ def make_phantoms(
         Share of pneumonia cases, in ``[0, 1]``.
     subtypes : iterable of str, default ``("lobar", "bronchopneumonia")``
         Pneumonia subtypes to draw from (see :data:`SUBTYPES`).
+    body_scale : (float, float), default (0.86, 1.02)
+        Range of patient sizes relative to the field of view (drawn uniformly).
+        Another range, with other seeds and ``blob_radius``, gives a second
+        family of phantoms for checks that must not see the first.
+    blob_radius : (float, float), default (0.06, 0.12)
+        Range of the radii of bronchopneumonia patches (normalised units).
+    exposure_control : bool, default False
+        Automatic exposure control: give every film the same mean signal before
+        the patient's exposure settings act, so that a lesion no longer raises
+        the brightness of the whole image (a shortcut a network can learn; see
+        chapter 11). Off by default, which keeps the phantoms of the other
+        chapters as they were.
 
     Returns
     -------
@@ -737,17 +797,22 @@ def make_phantoms(
             f"pneumonia_fraction={pneumonia_fraction!r} must lie in [0, 1] "
             "(0.5 gives balanced classes)"
         )
+    options = _check_options(body_scale, blob_radius, exposure_control)
     rng = np.random.default_rng(seed)
     n_sick = int(round(n * fraction))
     codes = np.array([1 + SUBTYPES.index(s) for s in subtypes])
     kinds = np.zeros(n, dtype=np.int64)
     kinds[:n_sick] = codes[rng.integers(0, len(codes), n_sick)]
     kinds = rng.permutation(kinds)
-    return _generate(kinds, size, rng)
+    return _generate(kinds, size, rng, **options)
 
 
 def make_phantom(
-    size: int = 128, *, seed: int = 0, subtype: str = "normal"
+    size: int = 128,
+    *,
+    seed: int = 0,
+    subtype: str = "normal",
+    exposure_control: bool = False,
 ) -> PhantomBatch:
     """Draw one phantom of a chosen kind, as a batch of one.
 
@@ -759,6 +824,8 @@ def make_phantom(
         Seed of the random generator.
     subtype : {"normal", "lobar", "bronchopneumonia"}, default "normal"
         Kind of case.
+    exposure_control : bool, default False
+        As in :func:`make_phantoms`.
 
     Returns
     -------
@@ -777,8 +844,9 @@ def make_phantom(
     valid = ("normal",) + SUBTYPES
     if subtype not in valid:
         raise ValueError(f"unknown subtype {subtype!r}: valid subtypes are {valid}")
+    options = _check_options((0.86, 1.02), (0.06, 0.12), exposure_control)
     rng = np.random.default_rng(seed)
-    return _generate(np.array([valid.index(subtype)]), size, rng)
+    return _generate(np.array([valid.index(subtype)]), size, rng, **options)
 
 
 def describe(batch: PhantomBatch, i: int) -> str:

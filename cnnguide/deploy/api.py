@@ -16,6 +16,15 @@ Run it with ``python -m cnnguide.deploy.api MODEL_DIR --port 8000`` (or :func:`r
 
     curl -F file=@xray.png http://127.0.0.1:8000/predict
 
+Under load
+----------
+An ``async`` endpoint that calls the model blocks the event loop: every other
+request waits, and sixteen clients are served one after the other. ``/predict`` is
+a plain ``def`` endpoint instead, which FastAPI runs in its thread pool; decoding
+happens there, and the threads hand their images to the predictor's micro-batcher
+(:class:`cnnguide.deploy.service.Predictor`), which answers all waiting requests
+with one compiled forward pass. ``benchmarks/bench_api.py`` measures the result.
+
 This is teaching material, not a diagnostic device.
 """
 
@@ -57,13 +66,16 @@ def create_app(model_dir=None, *, max_bytes: int = MAX_UPLOAD_BYTES):
 
     Examples
     --------
-    >>> from fastapi.testclient import TestClient            # doctest: +SKIP
-    >>> client = TestClient(create_app("cnnguide-model"))    # doctest: +SKIP
-    >>> client.get("/health").json()["status"]               # doctest: +SKIP
-    'ok'
+    >>> import tempfile
+    >>> from fastapi.testclient import TestClient
+    >>> from cnnguide.models import build_cnn
+    >>> from cnnguide.train import save
+    >>> folder = save(build_cnn(widths=(4,)), {"threshold": 0.4}, tempfile.mkdtemp())
+    >>> client = TestClient(create_app(folder))
+    >>> client.get("/health").json()["threshold"]
+    0.4
     """
-    from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
-    from fastapi.responses import JSONResponse
+    from fastapi import FastAPI, File, HTTPException, Query, UploadFile
 
     predictor = load_predictor(model_dir)
     app = FastAPI(
@@ -73,26 +85,7 @@ def create_app(model_dir=None, *, max_bytes: int = MAX_UPLOAD_BYTES):
     )
     app.state.predictor = predictor
     app.state.max_bytes = max_bytes
-
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > max_bytes + _FORM_OVERHEAD
-            except ValueError:
-                return JSONResponse(
-                    {"detail": "invalid Content-Length header"}, status_code=400
-                )
-            if too_big:
-                return JSONResponse(
-                    {
-                        "detail": f"request of {int(length):,} bytes exceeds the limit of "
-                        f"{max_bytes:,} bytes per image; downscale the image"
-                    },
-                    status_code=413,
-                )
-        return await call_next(request)
+    app.add_middleware(_LimitBody, max_bytes=max_bytes)
 
     @app.get("/health")
     def health() -> dict:
@@ -105,8 +98,9 @@ def create_app(model_dir=None, *, max_bytes: int = MAX_UPLOAD_BYTES):
             "disclaimer": cnnguide.DISCLAIMER,
         }
 
+    # A plain `def`: FastAPI runs it in its thread pool, off the event loop.
     @app.post("/predict")
-    async def predict(
+    def predict(
         file: UploadFile = File(
             ..., description="a chest X-ray: PNG, JPEG (DICOM with pydicom)"
         ),
@@ -114,7 +108,7 @@ def create_app(model_dir=None, *, max_bytes: int = MAX_UPLOAD_BYTES):
             None, ge=0.0, le=1.0, description="override the model card's threshold"
         ),
     ) -> dict:
-        data = await file.read(max_bytes + 1)  # never more than the limit in memory
+        data = file.file.read(max_bytes + 1)  # never more than the limit in memory
         if not data:
             raise HTTPException(
                 400,
@@ -131,10 +125,49 @@ def create_app(model_dir=None, *, max_bytes: int = MAX_UPLOAD_BYTES):
             image = predictor.prepare(data, file.filename, max_bytes)
         except ImageError as exc:
             raise HTTPException(422, str(exc)) from exc
-        # Keras inference is CPU-bound and synchronous; fine for a teaching server.
+        # Blocks this worker thread (not the event loop) until the batch is answered.
         return predictor.predict(image, threshold)
 
     return app
+
+
+class _LimitBody:
+    """ASGI middleware: refuse a request whose declared length exceeds the limit.
+
+    Answers 413 before the body is read (and 400 for a malformed Content-Length).
+    Written as plain ASGI rather than ``@app.middleware("http")``, whose wrapping of
+    every request and response costs more than the prediction itself.
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _refusal(self, length: bytes) -> tuple[str, int] | None:
+        """``(detail, status)`` for a Content-Length to refuse, else ``None``."""
+        try:
+            size = int(length)
+        except ValueError:
+            return "invalid Content-Length header", 400
+        if size > self.max_bytes + _FORM_OVERHEAD:
+            return (
+                f"request of {size:,} bytes exceeds the limit of "
+                f"{self.max_bytes:,} bytes per image; downscale the image",
+                413,
+            )
+        return None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            refusal = self._refusal(length) if length is not None else None
+            if refusal is not None:
+                from fastapi.responses import JSONResponse
+
+                detail, status = refusal
+                response = JSONResponse({"detail": detail}, status_code=status)
+                return await response(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 def run(model_dir=None, *, host: str = "127.0.0.1", port: int = 8000) -> None:

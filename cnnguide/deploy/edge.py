@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnguide.images import as_model_input
+
 __all__ = [
     "VARIANTS",
     "convert",
@@ -70,8 +72,9 @@ def _quiet_stderr_fd():
 
 @contextlib.contextmanager
 def _quiet():
-    """Silence tf.lite's deprecation warnings (the interpreter moved to LiteRT), the
-    SavedModel listing and INFO logs the converter prints, and its C++ messages.
+    """Silence tf.lite's deprecation warnings (the fallback interpreter moved to
+    LiteRT), the SavedModel listing and INFO logs the converter prints, and the C++
+    messages of both.
     Errors still surface: they are raised as Python exceptions."""
     import logging
 
@@ -92,17 +95,8 @@ def _quiet():
 
 
 def _as_float_batch(images) -> np.ndarray:
-    """(N, H, W) or (N, H, W, 1), uint8 or float -> (N, H, W, 1) float32 in [0, 1]."""
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4:
-        raise ValueError(
-            f"images must be (N, H, W) or (N, H, W, C), got shape {x.shape}"
-        )
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
-    return x.astype(np.float32)
+    """(N, H, W) or (N, H, W, 1) -> (N, H, W, 1) float32 (:func:`cnnguide.images.as_model_input`)."""
+    return as_model_input(images)
 
 
 def representative_images(images, n: int = 200, *, seed: int = 0) -> np.ndarray:
@@ -199,8 +193,6 @@ class TFLiteClassifier:
     """
 
     def __init__(self, source):
-        import tensorflow as tf
-
         if isinstance(source, (bytes, bytearray)):
             content = bytes(source)
         else:
@@ -213,7 +205,7 @@ class TFLiteClassifier:
             content = path.read_bytes()
         self.size_bytes = len(content)
         with _quiet():  # also hides the "XNNPACK delegate created" banner
-            self._interpreter = tf.lite.Interpreter(model_content=content)
+            self._interpreter = _interpreter_class()(model_content=content)
             self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
@@ -258,6 +250,23 @@ class TFLiteClassifier:
         return np.array(
             [self.predict_one(x[i : i + 1]) for i in range(len(x))], np.float32
         )
+
+
+def _interpreter_class():
+    """LiteRT's ``Interpreter`` (package ``ai-edge-litert``), else TensorFlow's.
+
+    ``tf.lite.Interpreter`` is deprecated: TensorFlow points to LiteRT, the same
+    runtime published on its own (a few MB instead of all of TensorFlow, as a device
+    would install it). Where LiteRT is not installed, TensorFlow's copy of
+    the interpreter stands in; the converter stays TensorFlow's either way.
+    """
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        return tf.lite.Interpreter
+    return Interpreter
 
 
 def _latency_ms(predict_one, x: np.ndarray, n: int, warmup: int = 5) -> float:

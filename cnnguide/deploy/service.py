@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import os
+import queue
+import threading
+import weakref
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -122,40 +125,6 @@ def model_version(model_file: str | os.PathLike, card: dict) -> str:
     return "-".join(part for part in (name, created, digest) if part)
 
 
-def _is_dicom(data: bytes, filename: str | None) -> bool:
-    return data[128:132] == b"DICM" or (filename or "").lower().endswith(
-        (".dcm", ".dicom")
-    )
-
-
-def _read_dicom(data: bytes, name: str) -> np.ndarray:
-    """DICOM bytes -> (H, W) float32 in [0, 1] (MONOCHROME1 inverted)."""
-    try:
-        import pydicom
-    except ImportError as exc:
-        raise ImageError(
-            f"{name} is a DICOM file; install pydicom (`pip install pydicom`) to read it, "
-            "or export the image as PNG."
-        ) from exc
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-        pixels = ds.pixel_array.astype(np.float64)
-    except Exception as exc:  # pydicom raises many types for broken files
-        raise ImageError(
-            f"{name} is not a readable DICOM image ({type(exc).__name__}: {exc}); "
-            "export it as PNG instead."
-        ) from exc
-    if pixels.ndim != 2:
-        raise ImageError(
-            f"{name} holds {pixels.ndim}-D pixel data; give a single greyscale frame."
-        )
-    low, high = float(pixels.min()), float(pixels.max())
-    pixels = (pixels - low) / (high - low) if high > low else np.zeros_like(pixels)
-    if str(getattr(ds, "PhotometricInterpretation", "")) == "MONOCHROME1":
-        pixels = 1.0 - pixels  # MONOCHROME1 stores bone dark: flip to the usual look
-    return pixels.astype(np.float32)
-
-
 def read_upload(
     data: bytes,
     size: int,
@@ -165,9 +134,9 @@ def read_upload(
 ) -> np.ndarray:
     """Turn uploaded bytes into the ``(size, size)`` float32 image the model sees.
 
-    PNG and JPEG go through :func:`cnnguide.data.load_image` (centre square, resize,
-    greyscale, colour photos and decompression bombs refused); DICOM is read with pydicom
-    when it is installed.
+    PNG, JPEG and DICOM all go through :func:`cnnguide.data.load_image` (centre
+    square, resize, greyscale; DICOM windowed, MONOCHROME1 inverted; colour photos,
+    decompression bombs and images smaller than ``size`` refused).
 
     Parameters
     ----------
@@ -193,6 +162,7 @@ def read_upload(
     Examples
     --------
     >>> from PIL import Image
+    >>> import io
     >>> buf = io.BytesIO(); Image.new("L", (64, 48), 200).save(buf, "PNG")
     >>> x = read_upload(buf.getvalue(), 28)
     >>> x.shape, x.dtype.name
@@ -209,27 +179,83 @@ def read_upload(
             f"{name} is {len(data) / 2**20:.1f} MiB, more than the limit of "
             f"{max_bytes / 2**20:.0f} MiB; downscale it first."
         )
-    if _is_dicom(data, filename):
-        image = _read_dicom(data, name)
-        from PIL import Image
-
-        side = min(image.shape)
-        top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
-        square = np.ascontiguousarray(image[top : top + side, left : left + side])
-        resized = Image.fromarray(square).resize(
-            (size, size), Image.Resampling.BILINEAR
-        )
-        return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
     from cnnguide.data import load_image
 
-    try:
-        return load_image(data, size=size)
-    except ImageError as exc:
-        # load_image names bytes as "<N bytes>"; the user knows the file by its name
-        message = str(exc)
-        if filename:
-            message = message.replace(f"<{len(data)} bytes>", filename, 1)
-        raise ImageError(message) from exc
+    # PNG, JPEG and DICOM alike: the package's one image loader
+    return load_image(data, size=size, name=name)
+
+
+def _serve_batches(requests: queue.SimpleQueue, forward, max_batch: int) -> None:
+    """The batcher's thread: one forward pass for every request waiting, then again.
+
+    It takes the first request as soon as it arrives, adds whatever else is already
+    queued (never waiting for more), and answers each request's future. Alone, a
+    request is answered at once; under load, batches form by themselves while the
+    previous pass runs. ``None`` in the queue stops the thread.
+    """
+    while True:
+        first = requests.get()
+        if first is None:
+            return
+        batch = [first]
+        while len(batch) < max_batch:
+            try:
+                item = requests.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                requests.put(None)  # stop after this batch
+                break
+            batch.append(item)
+        try:
+            probabilities = forward(np.stack([image for image, _ in batch]))
+        except BaseException as exc:  # every waiting caller gets the error
+            for _, future in batch:
+                future.set_exception(exc)
+        else:
+            for (_, future), probability in zip(batch, probabilities):
+                future.set_result(float(probability))
+
+
+class _MicroBatcher:
+    """Collects images from many threads into one compiled forward pass.
+
+    A web server answers many clients at once. Calling the model once per request
+    repeats its fixed per-call cost; calling it on one stacked batch pays it once.
+    The forward pass is a ``tf.function`` traced once for any batch size (a Keras
+    model called eagerly costs milliseconds of Python per call, ``model.predict``
+    tens of milliseconds).
+    """
+
+    def __init__(self, model: Any, size: int, max_batch: int = 64):
+        import tensorflow as tf
+
+        signature = tf.TensorSpec((None, size, size, 1), tf.float32)
+
+        @tf.function(input_signature=[signature])
+        def forward(batch):
+            return model(batch, training=False)
+
+        def probabilities(batch: np.ndarray) -> np.ndarray:
+            return forward(batch).numpy().reshape(-1)
+
+        probabilities(np.zeros((1, size, size, 1), np.float32))  # trace it now
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=_serve_batches,
+            args=(self._requests, probabilities, max_batch),
+            name="cnnguide-batcher",
+            daemon=True,
+        )
+        self._thread.start()
+        # The thread holds the queue, not the batcher: stop it when the batcher goes.
+        weakref.finalize(self, self._requests.put, None)
+
+    def __call__(self, image: np.ndarray) -> float:
+        """Probability for one ``(size, size, 1)`` float32 image; blocks until answered."""
+        future: Future = Future()
+        self._requests.put((image, future))
+        return future.result()
 
 
 @dataclasses.dataclass
@@ -239,6 +265,11 @@ class Predictor:
     Build it with :func:`load_predictor`. Attributes: ``model`` (Keras), ``card``
     (dict), ``model_file`` (Path), ``size`` (input side), ``threshold`` (from the card),
     ``version`` (:func:`model_version`).
+
+    A predictor may be shared by many threads (the web API's workers, the Streamlit
+    sessions): :meth:`predict` batches concurrent calls into one forward pass, and
+    :meth:`explain` runs Grad-CAM on a copy of the model of its own, one call at a
+    time, so that its recording of a layer never sees another request's tensors.
     """
 
     model: Any
@@ -247,6 +278,18 @@ class Predictor:
     size: int
     threshold: float
     version: str
+    _batcher: Any = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _explainer: Any = dataclasses.field(
+        default=None, init=False, repr=False, compare=False
+    )
+    _lock: Any = dataclasses.field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
+    _explain_lock: Any = dataclasses.field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     @property
     def name(self) -> str:
@@ -278,7 +321,7 @@ class Predictor:
             ``threshold_source`` ("model card" or "user"), ``model_version``,
             ``model_name``, ``image_size``, ``disclaimer``.
         """
-        from cnnguide.train import predict_proba
+        from cnnguide.images import as_model_input
 
         image = np.asarray(image)
         if image.shape not in ((self.size, self.size), (self.size, self.size, 1)):
@@ -292,7 +335,7 @@ class Predictor:
             threshold, source = float(threshold), "user"
             if not 0.0 <= threshold <= 1.0:
                 raise ValueError(f"threshold must be in [0, 1], got {threshold}")
-        probability = float(predict_proba(self.model, image[None])[0])
+        probability = self._probability(as_model_input(image[None])[0])
         return {
             "probability": round(probability, 6),
             "label": label_at(probability, threshold),
@@ -314,11 +357,38 @@ class Predictor:
         """:meth:`prepare` then :meth:`predict`; raises ``ImageError`` for bad input."""
         return self.predict(self.prepare(data, filename, max_bytes), threshold)
 
-    def explain(self, image: np.ndarray) -> np.ndarray:
-        """Grad-CAM heat map ``(size, size)`` in ``[0, 1]`` for one prepared image."""
-        from cnnguide.explain import grad_cam
+    def _probability(self, image: np.ndarray) -> float:
+        """One ``(size, size, 1)`` float32 image through the shared micro-batcher."""
+        if self._batcher is None:
+            with self._lock:
+                if self._batcher is None:
+                    self._batcher = _MicroBatcher(self.model, self.size)
+        return self._batcher(image)
 
-        return grad_cam(self.model, np.asarray(image, dtype=np.float32))
+    def explain(self, image: np.ndarray) -> np.ndarray:
+        """Grad-CAM heat map ``(size, size)`` in ``[0, 1]`` for one prepared image.
+
+        Grad-CAM records a layer's output by wrapping that layer for the duration of
+        the call; it runs on a copy of the model (made on first use) under a lock, so
+        predictions on other threads and other heat maps never pass through the
+        wrapped layer.
+        """
+        from cnnguide.explain import grad_cam
+        from cnnguide.images import as_model_input
+
+        with self._explain_lock:
+            if self._explainer is None:
+                import keras
+
+                try:
+                    copy = keras.models.clone_model(self.model)
+                    copy.set_weights(self.model.get_weights())
+                except Exception:  # a subclassed model may not clone: use it,
+                    self._probability(np.zeros((self.size, self.size, 1), np.float32))
+                    copy = self.model  # traced above, predictions skip Layer.call
+                self._explainer = copy
+            image = as_model_input(np.asarray(image)[None])[0]
+            return grad_cam(self._explainer, image)
 
 
 def label_at(probability: float, threshold: float) -> str:

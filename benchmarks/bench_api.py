@@ -1,0 +1,306 @@
+"""The web API under load: throughput, latency, errors and server memory on loopback.
+
+Starts ``python -m cnnguide.deploy.api`` on 127.0.0.1 in its own process, then keeps
+``--clients`` (default 16) persistent connections busy, each posting one 256 × 256 PNG
+after the other and waiting for the answer (a closed loop: at most one request in
+flight per client). Every request carries a *different* image (a smooth "chest" with
+its own random patch), so no cache keyed on content could help. The load is bounded
+twice: each round lasts ``--seconds`` and no client sends more than its share of the
+pre-built requests.
+
+Reports, per round: predictions per second, p50 / p95 / max latency, errors (any
+status other than 200, or an answer without a probability in [0, 1]), and the server's
+resident memory (RSS) after warm-up and after each round, so a leak shows up as growth
+from round to round. The load average and the number of CPUs are printed first: the
+figures mean little on a machine that is busy with something else.
+
+The model is the one in ``--model`` / ``$CNNGUIDE_MODEL`` / ``./cnnguide-model`` (what
+``cnnguide train`` saves) when there is one; otherwise the book's recommended network
+(:func:`cnnguide.models.build_recommended`, 28 × 28, untrained: the same computation
+as a trained one) is saved to a temporary folder with a model card.
+
+Usage::
+
+    python benchmarks/bench_api.py [--model DIR] [--clients 16] [--seconds 15]
+        [--rounds 2] [--max-requests 8000]
+
+Targets on 2 cores: >= 200 predictions per second, p95 <= 100 ms at 16 clients, zero
+errors, RSS flat between rounds. Teaching material, not a diagnostic device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+ROOT = Path(__file__).resolve().parents[1]
+SIDE = 256
+BOUNDARY = "cnnguidebenchboundary"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def model_folder(requested: str | None, tmp: Path) -> tuple[Path, str]:
+    """The model to serve and a line saying which one it is."""
+    from cnnguide.deploy import service
+
+    try:
+        model_file = service.find_model(requested)
+        return model_file.parent, f"saved model {model_file}"
+    except service.NoModelError:
+        if requested:
+            raise
+    import keras
+
+    import cnnguide
+    from cnnguide.models import build_recommended
+    from cnnguide.train import save
+
+    keras.utils.set_random_seed(0)
+    model = build_recommended((28, 28, 1))
+    card = {
+        "name": "bench_recommended_untrained",
+        "created": "2026-01-01T00:00:00",
+        "threshold": 0.5,
+        "input_shape": [28, 28, 1],
+        "disclaimer": cnnguide.DISCLAIMER,
+        "data": {"name": "none", "is_real": False, "image_size": 28},
+    }
+    folder = save(model, card, tmp / "model")
+    return folder, "book's recommended network, untrained (28 x 28)"
+
+
+def request_bytes(n: int, port: int, seed: int = 0) -> list[bytes]:
+    """``n`` complete HTTP requests, each posting a different 256 x 256 greyscale PNG."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:SIDE, 0:SIDE] / SIDE
+    base = 200.0 * np.exp(-(((xx - 0.5) / 0.35) ** 2 + ((yy - 0.55) / 0.45) ** 2))
+    base = base.astype(np.uint8)
+    out = []
+    for i in range(n):
+        image = base.copy()
+        top, left = rng.integers(0, SIDE - 24, 2)
+        image[top : top + 24, left : left + 24] = rng.integers(0, 256, (24, 24))
+        image[0, :4] = np.frombuffer(i.to_bytes(4, "little"), np.uint8)  # unique
+        buf = io.BytesIO()
+        Image.fromarray(image).save(buf, "PNG", compress_level=1)
+        body = (
+            (
+                f"--{BOUNDARY}\r\n"
+                f'Content-Disposition: form-data; name="file"; filename="x{i}.png"\r\n'
+                "Content-Type: image/png\r\n\r\n"
+            ).encode()
+            + buf.getvalue()
+            + f"\r\n--{BOUNDARY}--\r\n".encode()
+        )
+        head = (
+            "POST /predict HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        out.append(head + body)
+    return out
+
+
+async def _exchange(reader, writer, request: bytes) -> tuple[int, bytes]:
+    """Send one request on a kept-alive connection; return (status, body)."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    length = next(
+        int(line.split(":", 1)[1])
+        for line in lines[1:]
+        if line.lower().startswith("content-length:")
+    )
+    return status, await reader.readexactly(length)
+
+
+def _valid(status: int, body: bytes) -> bool:
+    if status != 200:
+        return False
+    try:
+        p = json.loads(body)["probability"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(p, float) and 0.0 <= p <= 1.0
+
+
+async def load_round(
+    port: int, requests: list[bytes], clients: int, seconds: float
+) -> dict:
+    """Closed-loop load: ``clients`` connections, each sends its next request on answer."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    shares = [requests[i::clients] for i in range(clients)]
+    deadline = time.perf_counter() + seconds
+
+    async def client(share: list[bytes]) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for request in share:
+                if time.perf_counter() >= deadline:
+                    break
+                start = time.perf_counter()
+                try:
+                    status, body = await _exchange(reader, writer, request)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    continue
+                latencies.append(time.perf_counter() - start)
+                if not _valid(status, body):
+                    errors.append(f"HTTP {status}: {body[:200]!r}")
+        finally:
+            writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(share) for share in shares))
+    wall = time.perf_counter() - start
+    ms = np.array(latencies) * 1000.0
+    return {
+        "requests": len(latencies),
+        "wall_s": wall,
+        "per_s": len(latencies) / wall,
+        "p50": float(np.percentile(ms, 50)) if len(ms) else float("nan"),
+        "p95": float(np.percentile(ms, 95)) if len(ms) else float("nan"),
+        "max": float(ms.max()) if len(ms) else float("nan"),
+        "errors": errors,
+        "exhausted": len(latencies) + len(errors) >= len(requests),
+    }
+
+
+def rss_mib(pid: int) -> float:
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def wait_ready(port: int, proc: subprocess.Popen, log: Path, timeout=120.0) -> None:
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the API exited ({proc.returncode}):\n{log.read_text()}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"the API was not ready after {timeout} s:\n{log.read_text()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="saved model folder (default: see above)")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per round")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=8000,
+        help="distinct requests built per round (bounds the load)",
+    )
+    args = parser.parse_args(argv)
+
+    load1, load5, _ = os.getloadavg()
+    print(
+        f"CPUs: {os.cpu_count()}; load average before the run: "
+        f"{load1:.2f} (1 min), {load5:.2f} (5 min)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        folder, origin = model_folder(args.model, tmp)
+        port = free_port()
+        log = tmp / "server.log"
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
+        with open(log, "wb") as log_file:
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cnnguide.deploy.api",
+                    str(folder),
+                    "--port",
+                    str(port),
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+            )
+        try:
+            wait_ready(port, server, log)
+            # Warm-up under the same load, so that round 1 starts from a server whose
+            # threads and allocator pools are already there.
+            warm = request_bytes(2000, port, seed=10_000)
+            asyncio.run(load_round(port, warm, args.clients, 5.0))
+            del warm
+            rss = [rss_mib(server.pid)]
+            print(
+                f"model: {origin}; {args.clients} clients, {args.rounds} rounds of "
+                f"{args.seconds:.0f} s, a different {SIDE}x{SIDE} PNG per request"
+            )
+            print(f"server RSS after warm-up: {rss[0]:.0f} MiB")
+            failed = False
+            for r in range(args.rounds):
+                requests = request_bytes(args.max_requests, port, seed=r)
+                result = load_round(port, requests, args.clients, args.seconds)
+                result = asyncio.run(result)
+                rss.append(rss_mib(server.pid))
+                print(
+                    f"round {r + 1}: {result['requests']} predictions in "
+                    f"{result['wall_s']:.1f} s = {result['per_s']:.0f}/s; latency p50 "
+                    f"{result['p50']:.1f} ms, p95 {result['p95']:.1f} ms, max "
+                    f"{result['max']:.1f} ms; errors {len(result['errors'])}; "
+                    f"server RSS {rss[-1]:.0f} MiB"
+                    + ("  (request pool exhausted)" if result["exhausted"] else "")
+                )
+                for error in result["errors"][:3]:
+                    print(f"  error: {error}")
+                failed |= bool(result["errors"])
+            print(
+                f"server RSS: {' -> '.join(f'{m:.0f}' for m in rss)} MiB "
+                f"(growth over the rounds: {rss[-1] - rss[0]:+.0f} MiB)"
+            )
+            load1, _, _ = os.getloadavg()
+            print(f"load average after the run: {load1:.2f} (1 min)")
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
