@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 from cnnguide.explain import (  # noqa: E402
     find_last_conv_layer,
@@ -462,7 +462,8 @@ def test_find_last_conv_layer_without_any_convolution():
 
 
 def test_book_model_from_cnnguide_models():
-    models = pytest.importorskip("cnnguide.models")
+    from cnnguide import models
+
     keras.utils.set_random_seed(11)
     model = models.build_recommended((28, 28, 1))
     assert find_last_conv_layer(model).split("/")[-1] == "last_conv"
@@ -534,7 +535,8 @@ def test_scores_reject_mismatched_or_negative_input():
 
 
 def test_scores_on_phantom_lesion_masks():
-    phantoms = pytest.importorskip("cnnguide.data.phantoms")
+    from cnnguide.data import phantoms
+
     batch = phantoms.make_phantoms(6, 64, seed=0, pneumonia_fraction=1.0)
     for mask in batch.masks:
         assert mask.any()
@@ -621,3 +623,177 @@ def test_gallery_rejects_mismatched_lengths():
         gallery(images, None, ncols=3, row_labels=["TP", "FP"])
     with pytest.raises(ValueError, match="at least one"):
         gallery([], [])
+
+
+# --------------------------------------------------------------------------------------
+# The rectified feature layer, concurrency, and every method behind explain()
+
+from cnnguide import explain as ex  # noqa: E402
+
+
+def _bn_model():
+    inputs = keras.Input((SIZE, SIZE, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="c1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU(name="relu1")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", name="last_conv")(x)
+    x = keras.layers.BatchNormalization(name="bn2")(x)
+    x = keras.layers.ReLU(name="relu2")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+
+
+def test_feature_layer_is_the_rectified_output_of_the_last_block(mobilenet):
+    keras.utils.set_random_seed(20)
+    model = _bn_model()
+    assert ex.find_last_conv_layer(model) == "last_conv"
+    assert ex.find_feature_layer(model) == "relu2"
+    image = _image((SIZE, SIZE, 1))
+    np.testing.assert_array_equal(
+        grad_cam(model, image), grad_cam(model, image, layer="relu2")
+    )
+    # a convolution with its own activation is already rectified
+    assert ex.find_feature_layer(_sequential()) == "last_conv"
+    backbone, wrapped = mobilenet
+    assert ex.find_feature_layer(wrapped) == f"{backbone.name}/out_relu"
+    cnn = pytest.importorskip("cnnguide.models").build_cnn((28, 28, 1))
+    assert ex.find_feature_layer(cnn) == "block3_relu1"
+
+
+def test_rectified_maps_follow_the_formula_on_the_relu_output():
+    keras.utils.set_random_seed(21)
+    model = _bn_model()
+    image = _image((SIZE, SIZE, 1), seed=3)
+    probe = keras.Model(model.inputs, [model.get_layer("relu2").output, model.output])
+    _assert_matches(model, lambda x: probe(x, training=False), image)
+
+
+def test_concurrent_callers_get_the_serial_answers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    keras.utils.set_random_seed(22)
+    model = _bn_model()
+    images = [_image((SIZE, SIZE, 1), seed=s) for s in range(8)]
+    serial = [grad_cam(model, im) for im in images]
+    with ThreadPoolExecutor(4) as pool:
+        parallel = list(pool.map(lambda im: grad_cam(model, im), images * 2))
+    for got, want in zip(parallel, serial * 2):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert "call" not in vars(model.get_layer("relu2"))
+
+
+def test_batched_grad_cam_equals_one_image_at_a_time():
+    keras.utils.set_random_seed(23)
+    model = _bn_model()
+    images = np.stack([_image((SIZE, SIZE), seed=s) for s in range(5)])
+    maps = ex.explain(model, images, "grad_cam", batch_size=2)
+    for image, heat in zip(images, maps):
+        np.testing.assert_allclose(heat, grad_cam(model, image), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["grad_cam", "saliency", "occlusion", "lime"])
+def test_every_method_finds_the_only_region_that_counts(method):
+    model = _threshold_model([1.0, 0.0])  # the score depends on region R only
+    images = np.stack([_two_region_image()] * 2)
+    # occlusion blurs by its patch: a patch smaller than R keeps the peak on R
+    options = {"lime": {"num_samples": 150}, "occlusion": {"patch": 4, "stride": 2}}
+    maps = ex.explain(model, images, method, **options.get(method, {}))
+    assert maps.shape == (2, SIZE, SIZE) and maps.dtype == np.float32
+    assert 0.0 <= maps.min() and maps.max() == pytest.approx(1.0)
+    scores = ex.score_maps(maps, np.stack([_region_mask(R)] * 2))
+    assert scores["pointing_game"].all()
+    assert scores["heat_in_mask"].min() > 0.6  # R is 6 % of the image
+
+
+def _lesion_only_model(mask):
+    """A model whose score is the mean brightness of one lesion's pixels."""
+    size = mask.shape[0]
+    model = keras.Sequential(
+        [
+            keras.Input((size, size, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    weights = (mask.reshape(-1, 1) / mask.sum() * 8.0).astype(np.float32)
+    model.layers[-1].set_weights([weights, np.array([-4.0], np.float32)])
+    return model
+
+
+@pytest.mark.parametrize("method", ["saliency", "occlusion", "lime"])
+def test_methods_on_a_phantom_whose_answer_is_known(method):
+    from cnnguide.data.phantoms import make_phantom
+
+    one = make_phantom(32, seed=4, subtype="lobar")
+    mask = one.masks[0]
+    model = _lesion_only_model(mask)
+    options = {"num_samples": 200, "n_segments": 30} if method == "lime" else {}
+    heat = ex.explain(model, one.images, method, **options)[0]
+    assert heat_in_mask(heat, mask) > 2 * mask.mean()
+    if method == "saliency":  # exactly the lesion's pixels have a gradient
+        assert pointing_game(heat, mask)
+    elif method == "occlusion":  # an 8-pixel patch blurs by half its size
+        assert pointing_game(heat, mask, tolerance=4)
+    else:  # LIME's peak is a whole superpixel: it must overlap the lesion
+        assert mask[heat == heat.max()].any()
+
+
+def test_random_maps_score_about_the_mask_share():
+    from cnnguide.data.phantoms import make_phantoms
+
+    batch = make_phantoms(40, 32, seed=3, pneumonia_fraction=1.0, subtypes="lobar")
+    maps = ex.explain(None, batch.images, "random")
+    scores = ex.score_maps(maps, batch.masks)
+    assert abs(np.mean(scores["heat_in_mask"]) - np.mean(scores["mask_share"])) < 0.02
+
+
+def test_deletion_curve_falls_faster_for_the_right_map():
+    model = _threshold_model([1.0, 0.0])
+    images = np.stack([_two_region_image()] * 3)
+    right = np.stack([_region_mask(R).astype(np.float32)] * 3)
+    wrong = np.stack([_region_mask(S).astype(np.float32)] * 3)
+    fractions, good = ex.deletion_curve(model, images, right, steps=8)
+    _, bad = ex.deletion_curve(model, images, wrong, steps=8)
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and good.shape == (3, 9)
+    np.testing.assert_allclose(good[:, 0], bad[:, 0])  # same intact score
+    assert (ex.deletion_auc(fractions, good) < ex.deletion_auc(fractions, bad)).all()
+    with pytest.raises(ValueError, match="maps have shape"):
+        ex.deletion_curve(model, images, right[:2])
+
+
+def test_cascading_randomization_leaves_the_model_alone_and_changes_the_maps():
+    keras.utils.set_random_seed(24)
+    model = _bn_model()
+    before = [w.copy() for w in model.get_weights()]
+    image = _image((SIZE, SIZE, 1), seed=5)[None]
+    original = ex.explain(model, image, "saliency")
+    steps = list(ex.cascading_randomization(model, seed=1))
+    names = [name for name, _ in steps]
+    assert names[0] == model.layers[-1].name and names[-1] == "c1"
+    for want, got in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(want, got)
+    # the yielded copy is the same object, randomised further at each step
+    _, scrambled = steps[-1]
+    changed = ex.explain(scrambled, image, "saliency")
+    assert ex.map_similarity(original, original)[0] == pytest.approx(1.0)
+    assert ex.map_similarity(original, changed)[0] < 0.9
+
+
+def test_map_similarity_and_mean_interval():
+    a = np.random.default_rng(0).random((3, 6, 6))
+    np.testing.assert_allclose(ex.map_similarity(a, 2 * a + 1), 1.0)
+    assert np.isnan(ex.map_similarity(np.ones((1, 3, 3)), a[:1, :3, :3])[0])
+    mean, low, high = ex.mean_interval(np.r_[np.ones(20), np.zeros(20), np.nan])
+    assert mean == 0.5 and low < 0.5 < high
+    assert ex.mean_interval(np.array([np.nan])) != ex.mean_interval(np.array([1.0]))
+
+
+def test_explain_rejects_bad_input_clearly():
+    model = _threshold_model([1.0, 0.0])
+    with pytest.raises(ValueError, match="unknown method 'gradcam'"):
+        ex.explain(model, np.zeros((1, SIZE, SIZE)), "gradcam")
+    with pytest.raises(ValueError, match="batch shaped"):
+        ex.explain(model, np.zeros((SIZE, SIZE)), "saliency")
+    with pytest.raises(ValueError, match="patch=64"):
+        ex.explain(model, np.zeros((1, SIZE, SIZE)), "occlusion", patch=64)

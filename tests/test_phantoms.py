@@ -333,3 +333,60 @@ def test_show_with_mask_draws_an_outline():
 def test_docstring_examples_run():
     result = doctest.testmod(phantoms, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 5 and result.failed == 0
+
+
+# --- exposure control and a second family (chapter 11) -----------------------
+
+
+def _brightness_auc(batch):
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(batch.labels, batch.images.mean(axis=(1, 2)))
+
+
+def test_exposure_control_removes_the_brightness_shortcut():
+    kwargs = dict(pneumonia_fraction=0.5, subtypes="lobar", seed=5)
+    plain = make_phantoms(400, 32, **kwargs)
+    controlled = make_phantoms(400, 32, exposure_control=True, **kwargs)
+    assert _brightness_auc(plain) > 0.58  # lobar lesions brighten the whole film
+    assert abs(_brightness_auc(controlled) - 0.5) < 0.05
+    # the same patients and lesions, only the exposure differs
+    np.testing.assert_array_equal(plain.masks, controlled.masks)
+    np.testing.assert_array_equal(plain.labels, controlled.labels)
+    assert abs(plain.images.mean() - controlled.images.mean()) < 8  # same overall level
+
+
+def test_defaults_are_unchanged_by_the_new_options():
+    a = make_phantoms(6, 32, seed=2)
+    b = make_phantoms(
+        6,
+        32,
+        seed=2,
+        body_scale=(0.86, 1.02),
+        blob_radius=(0.06, 0.12),
+        exposure_control=False,
+    )
+    np.testing.assert_array_equal(a.images, b.images)
+
+
+def test_second_family_differs_in_body_size_and_patch_size():
+    small = make_phantoms(30, 64, seed=9, body_scale=(0.70, 0.80), subtypes="lobar")
+    large = make_phantoms(30, 64, seed=9, body_scale=(1.02, 1.10), subtypes="lobar")
+    assert (small.lung_masks > 0).mean() < (large.lung_masks > 0).mean()
+    kw = dict(seed=9, pneumonia_fraction=1.0, subtypes="bronchopneumonia")
+    fine = make_phantoms(30, 64, blob_radius=(0.04, 0.06), **kw)
+    coarse = make_phantoms(30, 64, blob_radius=(0.12, 0.16), **kw)
+    assert fine.masks.mean() < coarse.masks.mean()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"body_scale": (1.0, 0.9)}, "body_scale"),
+        ({"body_scale": 0.9}, "pair"),
+        ({"blob_radius": (0.0, 0.1)}, "blob_radius"),
+    ],
+)
+def test_bad_family_options_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_phantoms(4, 32, **kwargs)
