@@ -6,6 +6,10 @@ derivatives, so a chapter can plot them, tabulate their properties from computed
 values, and check them against Keras.  Two experiments measure what the source only
 states: the vanishing gradient in a deep sigmoid stack and the dying ReLU.
 
+A NumPy reference: at import it needs NumPy alone (pandas, Keras and TensorFlow
+are imported inside the functions that use them). The figures and the explorer
+of chapter 6 live in :mod:`cnnguide.explorers.activations`.
+
 Examples
 --------
 >>> import numpy as np
@@ -20,10 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import matplotlib.pyplot as plt
 import numpy as np
-
-from cnnguide.widgets import render_png
 
 __all__ = [
     "sigmoid",
@@ -52,10 +53,6 @@ __all__ = [
     "gradient_norms_per_layer",
     "dead_unit_fraction",
     "train_mlp_and_count_dead",
-    "plot_activation",
-    "activation_small_multiples",
-    "ActivationExplorer",
-    "activation_explorer",
 ]
 
 
@@ -532,13 +529,24 @@ def gradient_norms_per_layer(
     depth: int = 10,
     width: int = 32,
     seed: int = 0,
+    wrt: str = "preactivation",
+    kernel_initializer: str = "glorot_uniform",
 ) -> np.ndarray:
-    """Gradient norm of each hidden layer's kernel in a deep dense stack, at initialisation.
+    """Gradient norm at each hidden layer of a deep dense stack, at initialisation.
 
     Builds ``depth`` Dense layers of ``width`` units with the given activation
     (Glorot-uniform weights, the Keras default, for every activation so only the
-    activation differs), a sigmoid output, binary cross-entropy, and measures
-    ``||dL/dW_l||`` for each hidden layer ``l`` with ``tf.GradientTape``.
+    activation differs), a sigmoid output and binary cross-entropy, and
+    measures with ``tf.GradientTape``:
+
+    * ``wrt="preactivation"`` (default): ``||dL/dz_l||``, the gradient reaching
+      layer ``l``'s pre-activations ``z_l = W_l h_{l-1} + b_l``. This is the
+      signal backpropagation carries down the stack, so comparing it across
+      layers isolates what the activations (and weights) do to it;
+    * ``wrt="kernel"``: ``||dL/dW_l|| = ||h_{l-1}^T dL/dz_l||``, which also
+      scales with the layer's input ``h_{l-1}``: the first layer sees raw
+      inputs and the others see activations, so comparing layer 1 with the
+      rest mixes two effects.
 
     Parameters
     ----------
@@ -547,6 +555,11 @@ def gradient_norms_per_layer(
     y : (N,) array of 0/1 labels
     activation : str
         Any Keras activation name (``"sigmoid"``, ``"relu"``, ``"tanh"``, ...).
+    wrt : {"preactivation", "kernel"}
+    kernel_initializer : str
+        Keras initializer of every hidden layer: ``"glorot_uniform"`` (the
+        default, variance 2 / (fan_in + fan_out)) or ``"he_normal"`` (variance
+        2 / fan_in, which makes up for ReLU zeroing half its inputs).
 
     Returns
     -------
@@ -560,32 +573,42 @@ def gradient_norms_per_layer(
     ...                                  rng.integers(0, 2, 32), depth=4)
     >>> norms.shape
     (4,)
+    >>> bool(norms[0] < norms[-1])      # sigmoid: the signal shrinks going down
+    True
     """
     import keras
     import tensorflow as tf
 
+    if wrt not in ("preactivation", "kernel"):
+        raise ValueError(f"wrt must be 'preactivation' or 'kernel', got {wrt!r}")
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(
-            f"x must be (N, D); got shape {x.shape}: flatten images with x.reshape(len(x), -1)"
+            f"x must be (N, D); got shape {x.shape}: flatten images with "
+            "x.reshape(len(x), -1)"
         )
     y = np.asarray(y, dtype=np.float32).reshape(-1, 1)
     keras.utils.set_random_seed(seed)
-    hidden = [
-        keras.layers.Dense(width, activation=activation, name=f"hidden_{i + 1}")
+    dense = [
+        keras.layers.Dense(
+            width, kernel_initializer=kernel_initializer, name=f"hidden_{i + 1}"
+        )
         for i in range(depth)
     ]
-    model = keras.Sequential(
-        [
-            keras.Input((x.shape[1],)),
-            *hidden,
-            keras.layers.Dense(1, activation="sigmoid", name="output"),
-        ]
-    )
+    act = keras.layers.Activation(activation)
+    head = keras.layers.Dense(1, activation="sigmoid", name="output")
     loss_fn = keras.losses.BinaryCrossentropy()
-    with tf.GradientTape() as tape:
-        loss = loss_fn(y, model(x, training=True))
-    grads = tape.gradient(loss, [layer.kernel for layer in hidden])
+    with tf.GradientTape(persistent=True) as tape:
+        h = tf.constant(x)
+        preactivations = []
+        for layer in dense:
+            z = layer(h)
+            preactivations.append(z)
+            h = act(z)
+        loss = loss_fn(y, head(h))
+    targets = preactivations if wrt == "preactivation" else [d.kernel for d in dense]
+    grads = tape.gradient(loss, targets)
+    del tape
     return np.array([float(tf.norm(g)) for g in grads])
 
 
@@ -697,158 +720,3 @@ def train_mlp_and_count_dead(
         "final_loss": float(history.history["loss"][-1]),
         "history": [float(v) for v in history.history["loss"]],
     }
-
-
-# --------------------------------------------------------------------------- figures
-def plot_activation(ax, name: str, alpha: float | None = None, *, x_max: float = 5.0):
-    """Draw one activation (solid) and its derivative (dashed) on ``ax``.
-
-    For softmax, which needs a vector, the plot shows the first output of
-    ``softmax([x, 0])`` (which equals ``sigmoid(x)``) and its derivative.
-
-    Examples
-    --------
-    >>> import matplotlib.pyplot as plt
-    >>> fig, ax = plt.subplots()
-    >>> plot_activation(ax, "relu")
-    >>> len(ax.lines)
-    4
-    >>> plt.close(fig)
-    """
-    act = get_activation(name)
-    x = np.linspace(-x_max, x_max, 401)
-    kwargs = {} if (alpha is None or not act.uses_alpha) else {"alpha": alpha}
-    if name == "softmax":
-        y = softmax(np.stack([x, np.zeros_like(x)], axis=-1))[:, 0]
-        dy = y * (1 - y)
-        label = "softmax([x, 0])[0]"
-    else:
-        y, dy = act.fn(x, **kwargs), act.grad(x, **kwargs)
-        label = name
-    ax.axhline(0, color="0.8", lw=0.8)
-    ax.axvline(0, color="0.8", lw=0.8)
-    ax.plot(x, y, color="C0", lw=2, label=label)
-    ax.plot(x, dy, color="C3", lw=1.5, ls="--", label="derivative")
-    title = name if not kwargs else f"{name} (alpha={kwargs['alpha']:g})"
-    if name == "softmax":
-        title = "softmax([x, 0])[0]"
-    ax.set_title(title, fontsize=10)
-    ax.set_ylim(-2, 5.2 if name not in ("sigmoid", "tanh", "softmax") else 1.6)
-    ax.set_xlabel("x", fontsize=8)
-    ax.tick_params(labelsize=7)
-
-
-def activation_small_multiples(
-    names=None, alphas: dict | None = None, *, ncols: int = 4, size: float = 2.4
-):
-    """Static grid: every activation and its derivative, one panel each.
-
-    The static companion of :func:`activation_explorer` for the rendered book.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-
-    Examples
-    --------
-    >>> fig = activation_small_multiples(["relu", "tanh"])
-    >>> len(fig.axes)
-    2
-    """
-    names = list(names or ACTIVATIONS)
-    alphas = alphas or {"leaky_relu": 0.1, "prelu": 0.25, "elu": 1.0}
-    nrows = -(-len(names) // ncols)
-    ncols = min(ncols, len(names))
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False
-    )
-    for ax in axes.flat[len(names) :]:
-        ax.remove()
-    for ax, name in zip(axes.flat, names):
-        plot_activation(ax, name, alphas.get(name))
-    axes.flat[0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    return fig
-
-
-def _figure_png(fig) -> bytes:
-    png = render_png(fig, dpi=90)
-    plt.close(fig)
-    return png
-
-
-class ActivationExplorer:
-    """Widget: pick an activation and a slope; see the function and its derivative.
-
-    Attributes
-    ----------
-    function : ipywidgets.Dropdown
-    alpha : ipywidgets.FloatSlider
-        Negative-side slope of leaky ReLU / PReLU, or ``alpha`` of ELU.
-    image : ipywidgets.Image
-        The current plot as PNG (also saved in the page, so the book shows it).
-    widget : ipywidgets.VBox
-        What the notebook displays.
-    """
-
-    def __init__(self, name: str = "leaky_relu", alpha: float = 0.1):
-        import ipywidgets as widgets
-
-        get_activation(name)
-        self.function = widgets.Dropdown(
-            options=list(ACTIVATIONS), value=name, description="function"
-        )
-        self.alpha = widgets.FloatSlider(
-            value=alpha,
-            min=0.0,
-            max=1.0,
-            step=0.01,
-            description="alpha",
-            continuous_update=False,
-        )
-        self.info = widgets.HTML()
-        self.image = widgets.Image(format="png")
-        self.widget = widgets.VBox(
-            [widgets.HBox([self.function, self.alpha]), self.info, self.image]
-        )
-        self.function.observe(self._redraw, names="value")
-        self.alpha.observe(self._redraw, names="value")
-        self._redraw()
-
-    def _redraw(self, change=None):
-        name = self.function.value
-        act = get_activation(name)
-        self.alpha.disabled = not act.uses_alpha
-        fig, ax = plt.subplots(figsize=(4.5, 3.2))
-        plot_activation(ax, name, self.alpha.value if act.uses_alpha else None)
-        ax.legend(fontsize=8, loc="upper left")
-        fig.tight_layout()
-        self.image.value = _figure_png(fig)
-        lower = "-inf" if np.isneginf(act.lower) else f"{act.lower:.3g}"
-        upper = "inf" if np.isposinf(act.upper) else f"{act.upper:.3g}"
-        if name in ("leaky_relu", "prelu") and self.alpha.value == 0:
-            lower = "0"
-        if name == "elu":
-            lower = f"{-self.alpha.value:.3g}"
-        self.info.value = (
-            f"<b>{name}</b>: range ({lower}, {upper}); typical use: {act.use}"
-        )
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
-
-
-def activation_explorer(
-    name: str = "leaky_relu", alpha: float = 0.1
-) -> ActivationExplorer:
-    """Build the activation widget (see :class:`ActivationExplorer`).
-
-    Examples
-    --------
-    >>> explorer = activation_explorer("relu")
-    >>> explorer.function.value
-    'relu'
-    """
-    return ActivationExplorer(name, alpha)

@@ -271,8 +271,10 @@ def high_boost(boost: float = 1.0) -> np.ndarray:
     """High-boost (Laplacian) sharpening: ``boost`` × identity plus the 8-neighbour Laplacian.
 
     With ``boost=1`` this is ``[[-1,-1,-1],[-1,9,-1],[-1,-1,-1]]``, the kernel the source
-    calls "unsharp masking". True unsharp masking subtracts a *blurred* copy: see
-    :func:`unsharp_kernel` and :func:`unsharp_mask`.
+    calls "unsharp masking". It is unsharp masking with a 3 × 3 box blur and gain 9:
+    ``identity + 9 * (identity - box_blur(3))`` (the 8-neighbour Laplacian is
+    ``9 * (box_blur(3) - identity)``). The usual unsharp mask blurs with a Gaussian
+    and adds a small gain (0.5–2): see :func:`unsharp_kernel` and :func:`unsharp_mask`.
 
     Parameters
     ----------
@@ -288,6 +290,8 @@ def high_boost(boost: float = 1.0) -> np.ndarray:
     --------
     >>> float(high_boost(1.0)[1, 1])
     9.0
+    >>> bool(np.allclose(high_boost(), identity() + 9 * (identity() - box_blur())))
+    True
     """
     return (np.float32(boost) * identity(3) + laplacian(8)).astype(np.float32)
 

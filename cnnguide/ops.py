@@ -37,6 +37,7 @@ __all__ = [
     "output_size",
     "pad_amounts",
     "pool2d",
+    "receptive_field",
     "same_padding",
 ]
 
@@ -526,3 +527,48 @@ def global_average_pool(image: np.ndarray) -> np.ndarray:
             f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}"
         )
     return image.astype(np.result_type(image.dtype, np.float32)).mean(axis=axes)
+
+
+def receptive_field(layers) -> list[dict]:
+    """Receptive field of each layer in a stack of convolutions and poolings.
+
+    A unit of layer *l* sees ``r_l = r_{l-1} + (k_l - 1) * j_{l-1}`` input
+    pixels along one axis, where ``j_{l-1}`` (the *jump*) is the product of the
+    strides before it: each stride multiplies the spacing, in input pixels,
+    between neighbouring units (Araujo et al. 2019, "Computing receptive fields
+    of convolutional neural networks").
+
+    Parameters
+    ----------
+    layers : sequence of (kernel, stride) pairs
+        One pair per layer, in order; a pooling layer is a pair too
+        (2 x 2 max pooling is ``(2, 2)``). Dilation ``d`` enters as the
+        effective kernel ``d * (k - 1) + 1``.
+
+    Returns
+    -------
+    list of dict
+        Per layer: ``kernel``, ``stride``, ``jump`` (input pixels between
+        neighbouring output units) and ``rf`` (receptive field side).
+
+    Examples
+    --------
+    >>> [r["rf"] for r in receptive_field([(3, 1), (3, 1), (2, 2), (3, 1)])]
+    [3, 5, 6, 10]
+    >>> receptive_field([(3, 2)])[0]["jump"]
+    2
+    """
+    rf, jump, out = 1, 1, []
+    for index, pair in enumerate(layers):
+        try:
+            k, s = (int(v) for v in pair)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"layer {index}: expected a (kernel, stride) pair, got {pair!r}"
+            ) from None
+        if k < 1 or s < 1:
+            raise ValueError(f"layer {index}: kernel and stride must be >= 1")
+        rf += (k - 1) * jump
+        jump *= s
+        out.append({"kernel": k, "stride": s, "jump": jump, "rf": rf})
+    return out

@@ -320,3 +320,15 @@ def test_global_average_pool_matches_keras_semantics():
     assert global_average_pool(np.ones((4, 4))).shape == ()
     with pytest.raises(ValueError):
         global_average_pool(np.ones(4))
+
+
+def test_receptive_field_grows_by_kernel_times_jump():
+    from cnnguide.ops import receptive_field
+
+    stack = receptive_field([(3, 1), (3, 1), (2, 2), (3, 1), (3, 1), (2, 2)])
+    assert [r["rf"] for r in stack] == [3, 5, 6, 10, 14, 16]
+    assert [r["jump"] for r in stack] == [1, 1, 2, 2, 2, 4]
+    with pytest.raises(ValueError, match="layer 1"):
+        receptive_field([(3, 1), (0, 1)])
+    with pytest.raises(ValueError, match="pair"):
+        receptive_field([3])
