@@ -19,7 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnguide.models import build_small_cnn
+
 __all__ = [
+    "depthwise_separable_params",
+    "measured_receptive_field",
     "conv2d_params",
     "dense_params",
     "batchnorm_params",
@@ -53,6 +57,28 @@ def conv2d_params(kh: int, kw: int, c_in: int, filters: int, bias: bool = True) 
         if int(value) != value or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(kh * kw * c_in * filters + (filters if bias else 0))
+
+
+def depthwise_separable_params(
+    kh: int, kw: int, c_in: int, filters: int, bias: bool = True
+) -> int:
+    """Parameters of a depthwise-separable convolution (Keras SeparableConv2D).
+
+    One ``kh x kw`` kernel per input channel (depthwise), then a 1 x 1
+    convolution mixing the ``c_in`` channels into ``filters`` (pointwise),
+    plus one bias per filter: ``kh*kw*c_in + c_in*filters (+ filters)``,
+    against ``kh*kw*c_in*filters (+ filters)`` for a full convolution.
+
+    Examples
+    --------
+    >>> depthwise_separable_params(3, 3, 16, 32)   # 3*3*16 + 16*32 + 32
+    688
+    >>> conv2d_params(3, 3, 16, 32)
+    4640
+    """
+    depthwise = conv2d_params(kh, kw, 1, c_in, bias=False)
+    pointwise = conv2d_params(1, 1, c_in, filters, bias=bias)
+    return depthwise + pointwise
 
 
 def dense_params(n_in: int, units: int, bias: bool = True) -> int:
@@ -268,7 +294,9 @@ def build_demo_model(
     flatten -> dense (ReLU) -> output (1 unit, sigmoid)``
 
     Normalization sits between the convolution and its activation, as the source's own
-    checklist advises ("add batch normalization after convolution").
+    checklist advises ("add batch normalization after convolution"). Its momentum
+    is 0.9, not Keras's 0.99, so that the moving statistics settle within the
+    chapter's short training run.
 
     Examples
     --------
@@ -286,7 +314,10 @@ def build_demo_model(
         [
             keras.Input(shape=input_shape, name="input"),
             L.Conv2D(filters, 3, padding="same", name="conv"),
-            L.BatchNormalization(name="batchnorm"),
+            # Moving statistics are a running average, not learned: at Keras's
+            # default momentum 0.99 a few dozen steps leave them near their
+            # initial 0 and 1; 0.9 settles them (as chapter 7 does).
+            L.BatchNormalization(momentum=0.9, name="batchnorm"),
             L.ReLU(name="activation"),
             L.MaxPooling2D(2, name="pool"),
             L.Dropout(dropout, name="dropout"),
@@ -296,45 +327,6 @@ def build_demo_model(
         ],
         name="demo_cnn",
     )
-
-
-def build_small_cnn(
-    input_shape=(28, 28, 1),
-    *,
-    batchnorm: bool = True,
-    filters=(8, 16),
-    dropout: float = 0.0,
-    seed: int = 0,
-):
-    """A small binary classifier: conv blocks (conv [-> BN] -> ReLU -> max pool), GAP, sigmoid.
-
-    With ``batchnorm=False`` the convolutions keep their bias; with it they drop the
-    bias, which BN's beta makes redundant.
-
-    Examples
-    --------
-    >>> build_small_cnn(batchnorm=False).count_params() < build_small_cnn().count_params()
-    True
-    """
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    L = keras.layers
-    layers = [keras.Input(shape=input_shape)]
-    for i, f in enumerate(filters, start=1):
-        layers.append(
-            L.Conv2D(f, 3, padding="same", use_bias=not batchnorm, name=f"conv{i}")
-        )
-        if batchnorm:
-            # momentum 0.9: a short run takes too few steps for the 0.99 default to
-            # move the inference statistics away from their initial (0, 1).
-            layers.append(L.BatchNormalization(momentum=0.9, name=f"bn{i}"))
-        layers += [L.ReLU(name=f"relu{i}"), L.MaxPooling2D(2, name=f"pool{i}")]
-    layers.append(L.GlobalAveragePooling2D(name="gap"))
-    if dropout:
-        layers.append(L.Dropout(dropout, name="dropout"))
-    layers.append(L.Dense(1, activation="sigmoid", name="output"))
-    return keras.Sequential(layers, name="small_cnn_bn" if batchnorm else "small_cnn")
 
 
 def train_small_cnn(
@@ -350,7 +342,10 @@ def train_small_cnn(
     seed: int = 0,
     **kwargs,
 ):
-    """Build and train :func:`build_small_cnn` with Adam; return ``(model, history dict)``.
+    """Build and train :func:`cnnguide.models.build_small_cnn` with Adam; return ``(model, history dict)``.
+
+    The network is ``filters=(8, 16), dense_units=0, dropout=0`` unless
+    ``**kwargs`` say otherwise (any argument of ``build_small_cnn``).
 
     Examples
     --------
@@ -363,6 +358,8 @@ def train_small_cnn(
     import keras
 
     set_seed(seed)
+    # the layers chapter's network: two blocks (8, 16), no hidden dense layer
+    kwargs = {"filters": (8, 16), "dense_units": 0, "dropout": 0.0, **kwargs}
     model = build_small_cnn(x.shape[1:], batchnorm=batchnorm, seed=seed, **kwargs)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
@@ -497,3 +494,58 @@ def build_head_model(
     )
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=head.loss)
     return model
+
+
+def measured_receptive_field(model, layer_name: str, input_shape=None) -> tuple[int, int]:
+    """Receptive field of one unit of ``layer_name``, measured by its gradient.
+
+    The gradient of the layer's centre unit (summed over channels) with
+    respect to the input is non-zero exactly on the pixels that unit can see,
+    given random non-zero weights; the bounding box of those pixels is its
+    receptive field. Chapter 4 checks :func:`cnnguide.ops.receptive_field`
+    against this on the book's model.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built model whose layer ``layer_name`` outputs (N, H, W, C).
+    layer_name : str
+    input_shape : tuple, optional
+        (H, W, C) of the probe input; the model's own input shape by default.
+
+    Returns
+    -------
+    (int, int)
+        Height and width, in input pixels, of the region that influences the
+        unit (clipped by the image border: use an input large enough).
+
+    Examples
+    --------
+    >>> import keras
+    >>> m = keras.Sequential([keras.Input((32, 32, 1)),
+    ...     keras.layers.Conv2D(2, 3, name="a"),
+    ...     keras.layers.MaxPooling2D(2),
+    ...     keras.layers.Conv2D(2, 3, name="b")])
+    >>> measured_receptive_field(m, "b")
+    (8, 8)
+    """
+    import keras
+    import tensorflow as tf
+
+    shape = tuple(input_shape or model.input_shape[1:])
+    probe = keras.Model(model.inputs, model.get_layer(layer_name).output)
+    # A random input keeps every ReLU and max-pool path alive somewhere.
+    x = tf.constant(np.random.default_rng(0).random((1, *shape)), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = probe(x, training=False)
+        h, w = out.shape[1] // 2, out.shape[2] // 2
+        unit = tf.reduce_sum(out[0, h, w, :])
+    grad = np.abs(tape.gradient(unit, x).numpy()[0]).sum(axis=-1)
+    rows, cols = np.nonzero(grad > 0)
+    if rows.size == 0:
+        raise ValueError(
+            f"layer {layer_name!r}: the centre unit's gradient is zero everywhere; "
+            "use a model with non-zero weights."
+        )
+    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)

@@ -32,7 +32,7 @@ def step(z):
 def artificial_neuron(
     x, w, b: float = 0.0, activation: Callable[[np.ndarray], np.ndarray] | None = None
 ):
-    """One artificial neuron: ``activation(w . x + b)``.
+    """One artificial neuron: ``activation(w·x + b)``.
 
     Parameters
     ----------
