@@ -1,40 +1,58 @@
 # cnnguide: `make book` builds the executed book, `make test` runs every check.
 # Each target first creates or refreshes the local virtual environment (.venv)
-# when it is missing or pyproject.toml has changed since it was filled.
+# when it is missing or pyproject.toml or the lock (constraints.txt) has changed
+# since it was filled; it installs the versions pinned in the lock.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.cnnguide-installed
+# The lock: exact versions for every platform and Python (markers inside),
+# regenerated from pyproject.toml by `make lock`.
+LOCK   := constraints.txt
 
 # Quiet TensorFlow's start-up chatter and keep CPU runs repeatable.
 export TF_CPP_MIN_LOG_LEVEL  ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONHASHSEED        ?= 0
 
-.PHONY: help book test unit notebooks lab app bench strip clean
+.PHONY: help book test unit notebooks lab app bench strip lock clean check-book vendor
 
 help:
 	@echo "make book   build the book with every chapter executed (_build/html)"
 	@echo "make test   unit tests, nbval over every notebook, book build check"
+	@echo "make check-book  every page of _build/html in headless Chromium, network cut"
+	@echo "make vendor  re-fetch the vendored browser files in _vendor/ (npm pack)"
 	@echo "make lab    JupyterLab on notebooks/"
 	@echo "make app    the Streamlit demo page (MODEL=folder, default cnnguide-model)"
 	@echo "make bench  benchmarks (speeds and scores)"
 	@echo "make strip  remove outputs from notebooks before committing"
+	@echo "make lock   regenerate constraints.txt from pyproject.toml (uv)"
 	@echo "make clean  remove build outputs (keeps .venv)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[book,test,app]"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[book,test,app]"
 	@touch $(STAMP)
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "Open _build/html/index.html in a browser."
 
+# Every page of the built book in headless Chromium with the network cut: page
+# errors, math, each explorer and control, screenshots in _build/screenshots.
+check-book: $(STAMP)
+	$(BIN)/python tests/check_book.py _build/html
+
+vendor:
+	_vendor/update.sh
+
 test: $(STAMP)
+	$(BIN)/ruff check cnnguide tests benchmarks notebooks book
+	$(BIN)/ruff format --check cnnguide tests benchmarks notebooks book
 	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --doctest-modules -p no:cacheprovider cnnguide
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 unit: $(STAMP)
@@ -43,8 +61,10 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
+# Served from the repository root (so the chapters' links to book/references.md open),
+# starting in notebooks/. jupyterlab-myst renders the chapters' notes, exercises and numbers.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --FileContentsManager.preferred_dir=notebooks
 
 # The model `python -m cnnguide train` saves by default; the page explains when it is missing.
 MODEL ?= cnnguide-model
@@ -57,6 +77,14 @@ bench: $(STAMP)
 
 strip: $(STAMP)
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
+
+# A universal lock (every OS, Python >= 3.10) of all extras. Pins already in the
+# file are kept where they still fit; `make lock LOCK_FLAGS=--upgrade` moves all.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --all-extras --universal --python-version 3.10 \
+		--custom-compile-command "make lock" --quiet $(LOCK_FLAGS) -o $(LOCK)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis

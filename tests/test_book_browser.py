@@ -1,0 +1,143 @@
+"""The small test book, built and opened offline in headless Chromium.
+
+``tests/book_small/`` holds a short executed book: a page with math and one
+notebook with one of each explorer on tiny synthetic data. Its ``_config.yml``
+is the real book's ``_config.yml`` with only what a second book must change
+(title, exclude patterns, no bibliography, absolute paths to ``_vendor/`` and
+``book/_ext``), written at test time so the two never drift. The test builds it
+with ``jupyter-book build -W -n --keep-going`` into a temporary folder and runs
+``tests/check_book.py`` on it, the check ``make check-book`` runs on the whole
+book: zero page errors, zero blocked requests, math typeset, every explorer
+renders and responds to each control, a screenshot of each, pages under 4 MB.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from check_book import MAX_PAGE_BYTES, check_book, pages_of
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ROOT / "tests" / "book_small"
+EXPLORERS = {
+    "convolution",
+    "stride_padding",
+    "pooling",
+    "featuremaps",
+    "activations",
+    "thresholds",
+}
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("chromium")]
+
+
+def small_book_config() -> dict:
+    """The real book's configuration, adapted to the small test book."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    cfg["title"] = "cnnguide small test book"
+    cfg["exclude_patterns"] = ["_build", "README.md", "update.sh"]
+    cfg.pop("bibtex_bibfiles", None)
+    sphinx = cfg.setdefault("sphinx", {})
+    sphinx.setdefault("config", {}).pop("bibtex_reference_style", None)
+    sphinx["config"]["html_extra_path"] = [str(ROOT / "_vendor")]
+    local = sphinx.get("local_extensions") or {}
+    sphinx["local_extensions"] = {
+        name: str((ROOT / path).resolve()) for name, path in local.items()
+    }
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def small_book(tmp_path_factory):
+    src = tmp_path_factory.mktemp("book") / "book_small"
+    shutil.copytree(SMALL, src, ignore=shutil.ignore_patterns("_build"))
+    (src / "_config.yml").write_text(
+        yaml.safe_dump(small_book_config(), sort_keys=False)
+    )
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run(
+        [str(jb), "build", str(src), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, (
+        f"jupyter-book build of the small book failed:\n{proc.stdout[-4000:]}\n"
+        f"{proc.stderr[-4000:]}"
+    )
+    return src / "_build" / "html"
+
+
+def test_small_book_pages_load_nothing_from_outside(small_book):
+    """Static view of the built pages: every script and stylesheet is local."""
+    for page in pages_of(small_book):
+        text = page.read_text(encoding="utf-8")
+        urls = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', text)
+        remote = [u for u in urls if "://" in u or u.startswith("//")]
+        assert remote == [], f"{page.name} loads {remote}"
+        assert text.count("const THEBE_JS_URL") <= 1, f"{page.name}: THEBE_JS_URL twice"
+    for rel in (
+        "requirejs/require.js",
+        "widgets.js",
+        "html-manager/embed-amd.js",
+        "anywidget/index.js",
+        "_static/mathjax/tex-chtml.js",
+    ):
+        assert (small_book / rel).exists(), f"{rel} missing from the build"
+    assert not (small_book / "README.md").exists()
+    assert not (small_book / "update.sh").exists()
+
+
+def test_small_book_passes_the_browser_check(small_book, capsys):
+    shots = small_book.parent / "screenshots"
+    results = check_book(small_book, shots)
+    out = capsys.readouterr().out
+    failed = [r for r in results if not r.ok]
+    assert failed == [], "browser check failed:\n" + out
+
+    by_page = {r.page: r for r in results}
+    explorers = by_page["explorers.html"].explorers
+    assert {e.name for e in explorers} == EXPLORERS
+    for e in explorers:
+        assert Path(e.screenshot).stat().st_size > 1000, e.name
+        assert e.aria_label, e.name
+        driven = [c for c in e.controls if not c.detail.endswith("skipped")]
+        assert driven, f"{e.name}: no control could be driven"
+    assert by_page["intro.html"].formulas >= 2
+    assert all(r.bytes < MAX_PAGE_BYTES for r in results)
+
+
+def test_check_book_reports_a_broken_page(small_book, tmp_path):
+    """The check fails a page with a CDN script and a page error."""
+    broken = tmp_path / "html"
+    shutil.copytree(small_book, broken)
+    index = broken / "intro.html"
+    text = index.read_text(encoding="utf-8")
+    index.write_text(
+        text.replace(
+            "</head>",
+            '<script src="https://cdn.jsdelivr.net/npm/x.js"></script>'
+            "<script>undefinedFunction()</script></head>",
+            1,
+        ),
+        encoding="utf-8",
+    )
+    results = {
+        r.page: r
+        for r in check_book(
+            broken,
+            tmp_path / "shots",
+            tmp_path / "report.json",
+            verbose=False,
+            only=["intro.html"],
+        )
+    }
+    bad = results["intro.html"]
+    assert not bad.ok
+    assert bad.blocked == ["https://cdn.jsdelivr.net/npm/x.js"]
+    assert any("undefinedFunction" in e for e in bad.errors)
