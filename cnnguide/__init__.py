@@ -2,27 +2,39 @@
 
 Every chapter of the book narrates; the logic lives here, one module per idea:
 
-=========================  =================================================
-``cnnguide.data``          PneumoniaMNIST, image folders, single images
-``cnnguide.data.phantoms``      synthetic chest radiographs with lesion masks
-``cnnguide.neuron``        the artificial neuron (chapter 1)
-``cnnguide.images``        pixels, normalisation, tensor layouts (chapter 2)
-``cnnguide.kernels``       the named hand-made kernels (chapter 3)
-``cnnguide.ops``           reference conv2d, pool2d, output size (chapters 3-4)
-``cnnguide.widgets``       explorers and their static companions (chapters 3-4)
-``cnnguide.layers``        demo model, parameter counts, dropout, heads (5, 7)
-``cnnguide.featuremaps``   feature-map extraction, figures and viewer (5)
-``cnnguide.activations``   activation functions and gradient experiments (6)
-``cnnguide.normalization`` batch, layer and instance normalization (7)
-``cnnguide.models``        the source's CNN and the book's recommended one (8)
-``cnnguide.train``         config to trained model, with callbacks (8)
-``cnnguide.metrics``       confusion counts, scores, intervals, thresholds (8-10)
-``cnnguide.explain``       Grad-CAM and its localisation scores (8)
-``cnnguide.imbalance``     samplers, focal loss, augmentation, comparison (9)
-``cnnguide.thresholds``    threshold explorer (10)
-``cnnguide.plotting``      small figure helpers shared by the chapters
-``cnnguide.cli``           ``python -m cnnguide``: data, train, evaluate, predict
-=========================  =================================================
+================================  ==================================================
+``cnnguide.data``                 the data subpackage; its index lists the modules:
+``cnnguide.data.containers``      Dataset, Split and the data errors
+``cnnguide.data.pneumoniamnist``  load_dataset, locate, download, phantom fallback
+``cnnguide.data.images``          one PNG, JPEG or DICOM image (bit depth, window)
+``cnnguide.data.folders``         image folders; validation split by patient
+``cnnguide.data.duplicates``      exact and near-duplicate images across splits
+``cnnguide.data.phantoms``        synthetic chest radiographs with lesion masks
+``cnnguide.neuron``               the artificial neuron (chapter 1)
+``cnnguide.images``               pixels, normalisation, tensor layouts (chapter 2)
+``cnnguide.kernels``              the named hand-made kernels (chapter 3)
+``cnnguide.ops``                  reference conv2d, pool2d, output size (chapters 3-4)
+``cnnguide.explorers``            explorers that compute in the page, static twins (3-6, 10)
+``cnnguide.layers``               demo model, parameter counts, dropout, heads (5, 7)
+``cnnguide.featuremaps``          feature-map extraction and figures (5)
+``cnnguide.activations``          activation functions and gradient experiments (6)
+``cnnguide.normalization``        batch, layer and instance normalization (7)
+``cnnguide.models``               the source's CNN and the book's recommended one (8)
+``cnnguide.train``                config to trained model, with callbacks (8)
+``cnnguide.metrics``              confusion counts, scores, intervals, thresholds (8-10)
+``cnnguide.explain``              Grad-CAM, saliency, occlusion, LIME, their scores (8, 11)
+``cnnguide.calibration``          calibration of predicted probabilities (10)
+``cnnguide.imbalance``            samplers, focal loss, augmentation, comparison (9)
+``cnnguide.plotting``             small figure helpers shared by the chapters
+``cnnguide.progress``             progress of training and comparisons
+``cnnguide.prose``                numbers the prose states (glue)
+``cnnguide.deploy``               front ends over one prediction service:
+``cnnguide.deploy.service``       the prediction service every front end calls
+``cnnguide.deploy.api``           the web API (FastAPI)
+``cnnguide.deploy.app``           the Streamlit demo page
+``cnnguide.deploy.edge``          TFLite export and its checks
+``cnnguide.cli``                  ``python -m cnnguide``: data, train, evaluate, predict
+================================  ==================================================
 
 This is teaching material, not a diagnostic device.
 """
@@ -34,6 +46,8 @@ import os as _os
 # real failures still raise Python exceptions.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# Keras 3 runs on several backends; the book, its models and Grad-CAM use TensorFlow.
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
 

@@ -175,7 +175,6 @@ def rgb_to_grey(rgb, weights: Sequence[float] = BT601_WEIGHTS) -> np.ndarray:
     return grey.astype(np.float32)
 
 
-
 def as_model_input(images) -> np.ndarray:
     """Images as the ``(N, H, W, C)`` float32 batch every model of the book takes.
 
@@ -244,8 +243,7 @@ def as_model_input(images) -> np.ndarray:
         out = out[..., np.newaxis]
     elif out.ndim != 4:
         raise ValueError(
-            f"images must be (H, W), (N, H, W) or (N, H, W, C), got shape "
-            f"{array.shape}"
+            f"images must be (H, W), (N, H, W) or (N, H, W, C), got shape {array.shape}"
         )
     return np.ascontiguousarray(out, dtype=np.float32)
 

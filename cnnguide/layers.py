@@ -496,7 +496,9 @@ def build_head_model(
     return model
 
 
-def measured_receptive_field(model, layer_name: str, input_shape=None) -> tuple[int, int]:
+def measured_receptive_field(
+    model, layer_name: str, input_shape=None
+) -> tuple[int, int]:
     """Receptive field of one unit of ``layer_name``, measured by its gradient.
 
     The gradient of the layer's centre unit (summed over channels) with

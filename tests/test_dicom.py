@@ -4,7 +4,11 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import (
+    ExplicitVRLittleEndian,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
 
 from cnnguide.data import ImageError, load_image
 
@@ -52,8 +56,11 @@ def test_monochrome2_is_scaled_by_its_real_range(tmp_path, bits):
 @pytest.mark.parametrize("bits", [12, 16])
 def test_monochrome1_is_inverted(tmp_path, bits):
     top = 2**bits - 1
-    m1 = load_image(write_dicom(tmp_path / "m1.dcm", ramp(top), bits=bits,
-                                photometric="MONOCHROME1"))
+    m1 = load_image(
+        write_dicom(
+            tmp_path / "m1.dcm", ramp(top), bits=bits, photometric="MONOCHROME1"
+        )
+    )
     m2 = load_image(write_dicom(tmp_path / "m2.dcm", ramp(top), bits=bits))
     np.testing.assert_allclose(m1, 1.0 - m2, atol=1e-6)
     assert m1[:, 0].mean() == pytest.approx(1.0)  # stored 0 shows white
@@ -83,8 +90,9 @@ def test_bytes_without_a_name_are_recognised_by_the_marker(tmp_path):
 def test_service_reads_dicom_uploads(tmp_path):
     from cnnguide.deploy.service import read_upload
 
-    path = write_dicom(tmp_path / "upload.dcm", ramp(4095), bits=12,
-                       photometric="MONOCHROME1")
+    path = write_dicom(
+        tmp_path / "upload.dcm", ramp(4095), bits=12, photometric="MONOCHROME1"
+    )
     x = read_upload(path.read_bytes(), 28, filename="upload.dcm")
     assert x.shape == (28, 28)
     assert x[:, 0].mean() > 0.9 > 0.1 > x[:, -1].mean()  # inverted ramp

@@ -23,7 +23,10 @@ def _images(n, seed=0, side=28):
     # smooth random images (like X-rays, unlike white noise)
     small = rng.integers(0, 256, (n, 7, 7)).astype(np.uint8)
     return np.stack(
-        [np.asarray(Image.fromarray(s).resize((side, side), Image.BILINEAR)) for s in small]
+        [
+            np.asarray(Image.fromarray(s).resize((side, side), Image.BILINEAR))
+            for s in small
+        ]
     )
 
 
@@ -127,7 +130,10 @@ def test_validation_split_keeps_each_patient_on_one_side(tmp_path):
             value += 1
             per_value[value] = f"IM-{p:04d}"
     ds = load_image_folder(root, size=32, val_fraction=0.25)
-    train_p, val_p = _pixel_patients(ds.train, per_value), _pixel_patients(ds.val, per_value)
+    train_p, val_p = (
+        _pixel_patients(ds.train, per_value),
+        _pixel_patients(ds.val, per_value),
+    )
     assert val_p and train_p and not (train_p & val_p)
     assert set(np.unique(ds.val.labels)) == {0, 1}  # stratified: both classes
     assert len(ds.train) + len(ds.val) == 56

@@ -183,8 +183,12 @@ def test_one_build_small_cnn_shared_by_the_chapters():
     assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
     assert a.get_layer("global_pool").output.shape[-1] == 64
     assert a.get_layer("last_conv").filters == 64
-    moments = {l.momentum for l in a.layers if isinstance(l, keras.layers.BatchNormalization)}
+    moments = {
+        l.momentum for l in a.layers if isinstance(l, keras.layers.BatchNormalization)
+    }
     assert moments == {0.9}
-    plain = build_small_cnn(filters=(8, 16), dense_units=0, dropout=0.0, batchnorm=False)
+    plain = build_small_cnn(
+        filters=(8, 16), dense_units=0, dropout=0.0, batchnorm=False
+    )
     assert "dense" not in [l.name for l in plain.layers]
     assert not any(isinstance(l, keras.layers.BatchNormalization) for l in plain.layers)

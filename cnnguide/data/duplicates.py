@@ -50,7 +50,9 @@ def _as_stack(images, name: str) -> np.ndarray:
 def _byte_keys(images: np.ndarray) -> list[bytes]:
     meta = f"{images.shape[1:]}{images.dtype.str}".encode()
     return [
-        hashlib.blake2b(np.ascontiguousarray(im).tobytes() + meta, digest_size=16).digest()
+        hashlib.blake2b(
+            np.ascontiguousarray(im).tobytes() + meta, digest_size=16
+        ).digest()
         for im in images
     ]
 

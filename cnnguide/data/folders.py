@@ -301,9 +301,7 @@ def _split_off(
 
     ids = [patient_id(n) for n in names]
     n_known = sum(i is not None for i in ids)
-    groups = np.array(
-        [i if i is not None else f"image:{k}" for k, i in enumerate(ids)]
-    )
+    groups = np.array([i if i is not None else f"image:{k}" for k, i in enumerate(ids)])
     labels = np.asarray(split.labels)
     n_splits = max(2, int(round(1 / fraction)))
     if n_known == 0:
@@ -311,8 +309,12 @@ def _split_off(
     else:
         n_patients = len(set(i for i in ids if i is not None))
         how = f"by patient ({n_patients} patients parsed from {n_known} file names"
-        how += ")" if n_known == len(ids) else (
-            f"; {len(ids) - n_known} files without one count as their own patient)"
+        how += (
+            ")"
+            if n_known == len(ids)
+            else (
+                f"; {len(ids) - n_known} files without one count as their own patient)"
+            )
         )
     try:
         folds = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
@@ -338,4 +340,3 @@ def _image_level(labels: np.ndarray, fraction: float, seed: int) -> list[int]:
         n = max(1, int(round(fraction * len(idx)))) if len(idx) > 1 else 0
         val_idx.extend(rng.choice(idx, size=n, replace=False).tolist())
     return val_idx
-

@@ -213,7 +213,10 @@ def _output_range(ds) -> tuple[float, float]:
     slope, intercept = ds.get("RescaleSlope"), ds.get("RescaleIntercept")
     if slope is not None and intercept is not None:
         low, high = sorted(
-            (low * float(slope) + float(intercept), high * float(slope) + float(intercept))
+            (
+                low * float(slope) + float(intercept),
+                high * float(slope) + float(intercept),
+            )
         )
     return low, high
 

@@ -99,7 +99,6 @@ PHANTOM_COUNTS = {"train": 1200, "val": 200, "test": 300}
 PNEUMONIA_FRACTIONS = {"train": 0.742, "val": 0.742, "test": 0.625}
 
 
-
 def _check_size(size) -> int:
     if (
         isinstance(size, bool)
@@ -505,8 +504,6 @@ def load_pneumoniamnist(
         image_size=size,
         notice="",
     )
-
-
 
 
 def _phantom_counts(n_phantoms) -> dict[str, int]:

@@ -125,6 +125,7 @@ function render({ model, el }) {
   el.appendChild(root);
   // For tests and benchmarks: the model and the controls' models (_shared.js).
   if (typeof controlModel === "function") root.cnnguide = { model, control: (t) => controlModel(model, t) };
+  const limits = {};
 
   function draw() {
     const t0 = performance.now();
@@ -133,6 +134,12 @@ function render({ model, el }) {
       Number(model.get("x_max")), Number(model.get("n_points")),
     );
     actDraw(canvas, v);
+    // Grey out the parameter the chosen function does not use (a reader can
+    // still see its value); choosing another function brings it back.
+    if (typeof limitControl === "function") {
+      limitControl(model, limits, "alpha", { disabled: v.uses !== "alpha" });
+      limitControl(model, limits, "beta", { disabled: v.uses !== "beta" });
+    }
     const [lo, hi] = actRange(v);
     const unused = v.uses === "alpha" ? "beta unused" : v.uses === "beta" ? "alpha unused" : "alpha and beta unused";
     caption.textContent =

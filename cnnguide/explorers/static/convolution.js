@@ -234,6 +234,11 @@ function render({ model, el }) {
       limitControl(model, limits, "col", { max: v.shape[1] - 1 });
     }
     limitControl(model, limits, "size", { disabled: !kernel.sized });
+    // The 3x3 grid of weights matters only for the custom kernel.
+    const custom = choice(model, "kernel") === model.get("custom_name");
+    for (const w of ["w00", "w01", "w02", "w10", "w11", "w12", "w20", "w21", "w22"]) {
+      limitControl(model, limits, w, { disabled: !custom });
+    }
   }
 
   const schedule = drawScheduler(draw);

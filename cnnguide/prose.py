@@ -1,0 +1,111 @@
+"""Numbers the prose states, shown by the book and by JupyterLab alike.
+
+A chapter computes a number in a code cell and stores it under a name with
+:func:`glue`; the markdown below states it with the MyST inline role
+``{eval}`glued("name", ".3f")` ``. Two renderers evaluate that role in the
+chapter's own kernel, after the cells above it have run: Jupyter Book, which
+executes the chapters inline (``execute_notebooks: inline`` in ``_config.yml``),
+and JupyterLab with the ``jupyterlab-myst`` extension (``make lab``). Every
+stated number is therefore computed, and an instructor running the chapter sees
+the same values the book shows.
+
+:func:`glue` also passes the value on to :func:`myst_nb.glue` when myst-nb is
+installed, so ``{glue:text}`` roles keep working in pages that use them.
+
+Examples
+--------
+>>> glue("error_rate", 0.123456, display=False)
+>>> glued("error_rate", ".3f")
+'0.123'
+>>> glue("n_images", 5856, display=False)
+>>> glued("n_images", ",")
+'5,856'
+>>> glued("missing")
+Traceback (most recent call last):
+...
+KeyError: "no value glued under 'missing': run the cell that calls glue('missing', ...) first"
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["glue", "glued"]
+
+_VALUES: dict[str, Any] = {}
+_MARKUP = re.compile(r"[*_`$\[\]<>#|]")
+
+
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Store ``value`` under ``name`` for the prose (and for myst-nb's glue).
+
+    Parameters
+    ----------
+    name : str
+        The key the markdown reads with ``glued("name")`` in an ``{eval}`` role.
+    value : object
+        A number, a string, or an :class:`IPython.display.Markdown` object.
+    display : bool, default False
+        Passed to :func:`myst_nb.glue`: also show the value below the cell.
+
+    Examples
+    --------
+    >>> glue("peak", 4.0)
+    >>> glued("peak", ".1f")
+    '4.0'
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(
+            f"glue name {name!r} is not a Python identifier; use letters, digits "
+            "and underscores so the markdown can name it"
+        )
+    _VALUES[name] = value
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # outside the book environment the prose still works
+        return
+    myst_glue(name, value, display=display)
+
+
+def glued(name: str, spec: str = "") -> Any:
+    """The value glued under ``name``, formatted with the format ``spec``.
+
+    Numbers and strings come back as ``format(value, spec)``; a Markdown
+    object comes back as it is when its text has markup (both renderers show
+    it as markdown), and as its plain text otherwise, so it reads inline.
+
+    Parameters
+    ----------
+    name : str
+        A key given to :func:`glue` by a cell above.
+    spec : str, default ""
+        A format specification such as ``".3f"``, ``",d"`` or ``".1%"``.
+
+    Returns
+    -------
+    str or IPython.display.Markdown
+
+    Examples
+    --------
+    >>> glue("share", 0.0625)
+    >>> glued("share", ".1%")
+    '6.2%'
+    >>> from IPython.display import Markdown
+    >>> glue("verdict", Markdown("here it helps"))
+    >>> glued("verdict")
+    'here it helps'
+    """
+    try:
+        value = _VALUES[name]
+    except KeyError:
+        raise KeyError(
+            f"no value glued under {name!r}: run the cell that calls "
+            f"glue({name!r}, ...) first"
+        ) from None
+    if hasattr(value, "_repr_markdown_"):
+        text = str(getattr(value, "data", "") or "")
+        # Plain words flow inside the sentence; JupyterLab would set a Markdown
+        # object apart as a paragraph of its own, so only real markup stays one.
+        return value if _MARKUP.search(text) else text
+    return format(value, spec)
