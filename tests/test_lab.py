@@ -304,7 +304,9 @@ STATE = f"""
 
 
 def _run_all(page, url: str, notebook: str) -> None:
-    page.goto(f"{url}/lab/tree/notebooks/{notebook}")
+    # ?reset: start from an empty workspace, or JupyterLab reopens the chapters
+    # of earlier tests in hidden tabs and their cells match the selectors too.
+    page.goto(f"{url}/lab/tree/notebooks/{notebook}?reset")
     page.wait_for_function(
         f"() => {{ try {{ return {KERNEL}.status === 'idle'; }} catch (e) {{ return false; }} }}",
         timeout=120_000,
@@ -354,8 +356,20 @@ def _check_explorers(page, notebook: str) -> list[str]:
         area = el.evaluate_handle(
             "e => e.closest('.jp-OutputArea-output')"
         ).as_element()
-        slider = area.query_selector(
-            ".widget-slider .noUi-handle, .widget-slider input"
+        # The first slider the reader can move (a disabled one, such as the
+        # kernel size of a fixed-size kernel, does nothing by design).
+        slider = next(
+            (
+                h
+                for h in area.query_selector_all(
+                    ".widget-slider .noUi-handle, .widget-slider input"
+                )
+                if not h.evaluate(
+                    "e => !!(e.disabled || e.closest('[disabled]')"
+                    " || e.getAttribute('aria-disabled') === 'true')"
+                )
+            ),
+            None,
         )
         if slider is None:
             problems.append(f"explorer {name}: no slider next to it")
@@ -375,7 +389,9 @@ def _check_explorers(page, notebook: str) -> list[str]:
             problems.append(f"explorer {name}: did not redraw when its slider moved")
             continue
         time.sleep(1)  # the readout settles and the comm message reaches the kernel
-        readout = area.query_selector(".widget-slider .widget-readout")
+        readout = slider.evaluate_handle(
+            "e => e.closest('.widget-slider').querySelector('.widget-readout')"
+        ).as_element()
         shown = readout.text_content().strip() if readout else None
         after = json.loads(page.evaluate(KERNEL_PRINT, SNAPSHOT))
         changed = {
@@ -451,4 +467,6 @@ def test_chapter_reads_as_prose_in_jupyterlab(lab, path):
             _shot_cells(page, exercise, 5, SHOTS / f"{chapter}_exercise.png")
         problems += _check_explorers(page, path.name)
         problems += [f"page error: {e}" for e in page.errors if "favicon" not in e]
+        # One kernel per chapter would pile up (TensorFlow in each): stop them.
+        page.evaluate("() => window.jupyterapp.serviceManager.sessions.shutdownAll()")
     assert not problems, f"{path.name} in JupyterLab:\n" + "\n".join(problems)
