@@ -180,3 +180,23 @@ def test_book_builds_without_execution(tmp_path):
     assert f'{colab}notebooks/08_training.ipynb"' in page, re.findall(
         r"colab[^\"]*", page
     )[:3]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_hidden_checks_still_run_in_the_book(path):
+    """The book executes inline, and myst-nb skips ``remove-cell`` cells there.
+
+    A hidden cell that glues a number or asserts a fact must therefore be tagged
+    ``remove-input`` and ``remove-output`` (run, shown neither); only the Colab
+    setup cell, which the book does not need, may be ``remove-cell``.
+    """
+    code = [c for c in load(path)["cells"] if c["cell_type"] == "code"]
+    skipped = [
+        i
+        for i, c in enumerate(code[1:], 1)
+        if "remove-cell" in c["metadata"].get("tags", [])
+    ]
+    assert not skipped, (
+        f"{path.name}: code cells {skipped} are tagged remove-cell and would not run "
+        "in the book; tag them remove-input and remove-output"
+    )
