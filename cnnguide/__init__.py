@@ -21,6 +21,7 @@ Every chapter of the book narrates; the logic lives here, one module per idea:
 ``cnnguide.normalization``        batch, layer and instance normalization (7)
 ``cnnguide.models``               the source's CNN and the book's recommended one (8)
 ``cnnguide.train``                config to trained model, with callbacks (8)
+``cnnguide.ensemble``             ensembles and test-time augmentation as one model (8)
 ``cnnguide.metrics``              confusion counts, scores, intervals, thresholds (8-10)
 ``cnnguide.explain``              Grad-CAM, saliency, occlusion, LIME, their scores (8, 11)
 ``cnnguide.calibration``          calibration of predicted probabilities (10)

@@ -365,7 +365,8 @@ def grad_cam(
     layer : str or keras.layers.Layer, optional
         The layer to explain: a name, a path ``"backbone/Conv_1"`` or the layer itself.
         Default: :func:`find_feature_layer`, the rectified output of the last
-        convolution block (after its batch normalization and ReLU).
+        convolution block (after its batch normalization and ReLU); for an ensemble
+        (:mod:`cnnguide.ensemble`), the mean of each member's map at that layer.
     class_index : int, optional
         Which class to explain. For a single sigmoid output, 1 (default) explains the
         positive class and 0 the negative one (score ``1 - p``). For a softmax output,
@@ -405,9 +406,19 @@ def _grad_cam_batch(
 
     In inference mode every image is processed on its own (batch normalization uses
     its moving statistics), so one tape over the batch gives each image's gradients.
+    An ensemble (:func:`cnnguide.ensemble.build_ensemble`) with no layer named gets
+    the mean of its members' maps, each member explained on the unmoved image.
     """
     import tensorflow as tf
 
+    from cnnguide.ensemble import members
+
+    if layer is None and members(model):
+        maps = [
+            _grad_cam_batch(member, batch, None, class_index)
+            for member in members(model)
+        ]
+        return _normalise(np.mean(maps, axis=0))
     target = _resolve_layer(model, layer)
     batch = tf.convert_to_tensor(batch)
     with _RECORDING_LOCK, _recording(target) as records, tf.GradientTape() as tape:

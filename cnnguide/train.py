@@ -10,7 +10,11 @@
   BackupAndRestore (a killed run resumes where it stopped), a CSV log and Keras's progress bar;
 * the decision threshold chosen on the validation split (highest threshold keeping recall
   at least ``min_recall``), then the test split evaluated once at that threshold;
-* a model card (JSON) saved next to ``model.keras``.
+* a model card (JSON) saved next to ``model.keras``;
+* optionally (the preset ``"best"``): validation images that duplicate training images
+  dropped before anything is chosen on validation, an exponential moving average of the
+  weights, several members trained from different seeds and saved as one averaging model,
+  and test-time augmentation (:mod:`cnnguide.ensemble`).
 
 Same seed, same machine: same metrics (op determinism is switched on). A
 ``tf.distribute`` strategy spreads training over several devices without code changes.
@@ -46,6 +50,7 @@ __all__ = [
     "load",
     "predict_proba",
     "make_dataset",
+    "PRESETS",
 ]
 
 MODEL_FILE = "model.keras"
@@ -53,6 +58,19 @@ CARD_FILE = "model_card.json"
 LOG_FILE = "log.csv"
 BEST_FILE = "best.weights.h5"
 BACKUP_DIR = "backup"
+MEMBERS_DIR = "members"
+
+#: Named recipes for :meth:`TrainConfig.preset`. ``"best"`` is the ensemble whose every
+#: choice was made on the validation split; ``benchmarks/search_recipes.py`` prints the
+#: evidence and ``benchmarks/bench_preset.py`` its test scores.
+PRESETS = {
+    "best": {
+        "members": 5,
+        "tta": True,
+        "ema": 0.0,
+        "clean_validation": True,
+    },
+}
 
 
 @dataclasses.dataclass
@@ -92,6 +110,29 @@ class TrainConfig:
         Recall the validation-chosen threshold must keep.
     seed : int
         Seed of weights, shuffling, augmentation and dropout.
+    members : int
+        Networks to train, from seeds ``seed``, ``seed + 1``...; more than one makes an
+        ensemble saved as one model that averages their probabilities
+        (:func:`cnnguide.ensemble.build_ensemble`). Each member is saved when it ends,
+        so a killed run resumes at the member (and epoch) it had reached.
+    tta : bool
+        Average each prediction over small shifts and rotations of the image
+        (test-time augmentation, :class:`cnnguide.ensemble.TTAViews`), inside the saved
+        model.
+    ema : float
+        Momentum of an exponential moving average of the weights (Keras's
+        ``use_ema``); validation, checkpoints and the saved model use the averaged
+        weights. 0 switches it off.
+    clean_validation : bool
+        Drop validation images that are byte-identical to a training image
+        (:func:`cnnguide.data.find_duplicates`) before early stopping and the
+        threshold look at validation; the card reports validation with and without
+        them.
+
+    Examples
+    --------
+    >>> TrainConfig.preset("best").members > 1
+    True
     """
 
     image_size: int = 28
@@ -112,6 +153,10 @@ class TrainConfig:
     label_smoothing: float = 0.05
     contrast: float = 0.1
     brightness: float = 0.0
+    members: int = 1
+    tta: bool = False
+    ema: float = 0.0
+    clean_validation: bool = False
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
@@ -123,7 +168,7 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.class_weight must be 'balanced' or None, got {self.class_weight!r}"
             )
-        for name in ("image_size", "epochs", "batch_size", "dense_units"):
+        for name in ("image_size", "epochs", "batch_size", "dense_units", "members"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(
                     f"TrainConfig.{name} must be a positive integer, got {getattr(self, name)!r}"
@@ -132,6 +177,26 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.min_recall must be in (0, 1], got {self.min_recall}"
             )
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(
+                f"TrainConfig.ema must be in [0, 1) (0: off; 0.99 is usual), "
+                f"got {self.ema}"
+            )
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "TrainConfig":
+        """A named recipe from :data:`PRESETS`, with fields overridden.
+
+        Examples
+        --------
+        >>> TrainConfig.preset("best", seed=3).seed
+        3
+        """
+        if name not in PRESETS:
+            raise ValueError(
+                f"unknown preset {name!r}; choose one of {sorted(PRESETS)}"
+            )
+        return cls.from_dict({**PRESETS[name], **overrides})
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (tuples become lists).
@@ -365,6 +430,8 @@ def load(path) -> tuple[Any, dict]:
     """
     import keras
 
+    import cnnguide.ensemble  # noqa: F401  (registers the layers ensembles save)
+
     path = Path(path)
     model_path = path / MODEL_FILE if path.is_dir() else path
     if not model_path.is_file():
@@ -437,12 +504,13 @@ def _build_model(config: TrainConfig, input_shape):
         model = _models.build_recommended(input_shape, **kwargs)
     else:
         model = _models.build_cnn(input_shape, **kwargs)
+    averaging = dict(use_ema=True, ema_momentum=config.ema) if config.ema > 0 else {}
     if config.weight_decay > 0:
         optimizer = keras.optimizers.AdamW(
-            config.learning_rate, weight_decay=config.weight_decay
+            config.learning_rate, weight_decay=config.weight_decay, **averaging
         )
     else:
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer = keras.optimizers.Adam(config.learning_rate, **averaging)
     model.compile(
         optimizer=optimizer,
         loss=keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing),
@@ -476,6 +544,38 @@ def _default_dataset(config: TrainConfig):
     return data.load_dataset(config.image_size)
 
 
+def _as_config(config) -> TrainConfig:
+    if config is None:
+        return TrainConfig()
+    if isinstance(config, dict):
+        return TrainConfig.from_dict(config)
+    return config
+
+
+def _splits(dataset) -> dict:
+    splits = {}
+    for name in ("train", "val", "test"):
+        try:
+            split = dataset.splits[name]
+        except KeyError:
+            raise ValueError(
+                f"the dataset has no {name!r} split; it needs train, val and test"
+            ) from None
+        splits[name] = (
+            _as_batch(split.images),
+            np.asarray(split.labels).reshape(-1).astype(np.uint8),
+        )
+    return splits
+
+
+def _validation_duplicates(splits: dict) -> np.ndarray:
+    """Indices of validation images byte-identical to a training image."""
+    from cnnguide.data import find_duplicates
+
+    pairs = find_duplicates(splits["train"][0], splits["val"][0])
+    return np.array(sorted({j for _, j in pairs}), dtype=int)
+
+
 def train(
     config: TrainConfig | dict | None = None,
     dataset=None,
@@ -487,19 +587,21 @@ def train(
     n_boot: int = 1000,
     progress="auto",
 ) -> TrainResult:
-    """Train a detector from a config and report it with a model card.
+    """Train a detector (or an ensemble) from a config and report it with a model card.
 
     Parameters
     ----------
     config : TrainConfig or dict, optional
-        Default: ``TrainConfig()``.
+        Default: ``TrainConfig()``; ``TrainConfig.preset("best")`` trains the ensemble.
     dataset : cnnguide.data.Dataset, optional
         Default: ``cnnguide.data.load_dataset(config.image_size)`` (phantoms when the real
         data is absent; the card says which).
     out_dir : path, optional
         Folder for ``model.keras``, ``model_card.json``, ``log.csv``, the best weights and
-        the crash backup. Running again with the same folder after a crash resumes at the
-        epoch after the last one finished. ``None``: a temporary folder, deleted at the end.
+        the crash backup (an ensemble keeps each member in ``members/member_K/``).
+        Running again with the same folder after a crash resumes at the epoch after the
+        last one finished (for an ensemble: finished members are loaded, not retrained).
+        ``None``: a temporary folder, deleted at the end.
     strategy : tf.distribute.Strategy, optional
         Build and train the model under this strategy (e.g. ``MirroredStrategy``);
         ``batch_size`` is the global batch.
@@ -528,115 +630,43 @@ def train(
     import keras
     import tensorflow as tf
 
-    if config is None:
-        config = TrainConfig()
-    elif isinstance(config, dict):
-        config = TrainConfig.from_dict(config)
+    from cnnguide import progress as _progress
+
+    config = _as_config(config)
     if dataset is None:
         dataset = _default_dataset(config)
-    splits = {}
-    for name in ("train", "val", "test"):
-        try:
-            split = dataset.splits[name]
-        except KeyError:
-            raise ValueError(
-                f"the dataset has no {name!r} split; it needs train, val and test"
-            ) from None
-        splits[name] = (
-            _as_batch(split.images),
-            np.asarray(split.labels).reshape(-1).astype(np.uint8),
-        )
+    splits = _splits(dataset)
+    full_val = splits["val"]
+    dropped = np.array([], dtype=int)
+    if config.clean_validation:
+        dropped = _validation_duplicates(splits)
+        keep = np.setdiff1d(np.arange(len(full_val[1])), dropped)
+        splits["val"] = (full_val[0][keep], full_val[1][keep])
     input_shape = tuple(int(v) for v in splits["train"][0].shape[1:])
-
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
 
     temporary = out_dir is None
     work = (
         Path(tempfile.mkdtemp(prefix="cnnguide-train-")) if temporary else Path(out_dir)
     )
     work.mkdir(parents=True, exist_ok=True)
-    backup = work / BACKUP_DIR
-    log_path = work / LOG_FILE
-    best_path = work / BEST_FILE
-    resuming = backup.is_dir() and any(backup.iterdir())
-    if not resuming:  # a fresh run: forget the logs of an earlier, finished one
-        for stale in (log_path, best_path):
-            stale.unlink(missing_ok=True)
-    previous = _read_log(log_path) if resuming else {}
-    best_so_far = max(previous.get("val_auc", []), default=None)
-    n_previous = len(previous.get("epoch", []))
-    elapsed_before = float(previous["elapsed"][-1]) if previous.get("elapsed") else 0.0
-
-    x_train, y_train = splits["train"]
-    train_ds = make_dataset(
-        x_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed
-    )
-    val_ds = make_dataset(*splits["val"], batch_size=config.batch_size)
-    scope = strategy.scope() if strategy is not None else _null_scope()
-    with scope:
-        model = _build_model(config, input_shape)
-
-    started = time.perf_counter()
-    from cnnguide import progress as _progress
-
     mode = None if verbose and progress == "auto" else _progress.resolve(progress)
     reporter = _progress.Progress(mode, title="train")
-    report = []
-    if mode is not None:
-        report.append(
-            _progress.keras_callback(
-                reporter,
-                epochs=config.epochs,
-                note="(less if early stopping ends it sooner)",
-            )
+    fit_options = dict(strategy=strategy, verbose=verbose, callbacks=callbacks)
+    if config.members > 1:
+        model, history, runs = _fit_members(
+            config, splits, work, mode=mode, **fit_options
         )
+    else:
+        model, history, run = _fit(config, splits, work, reporter, **fit_options)
+        runs = [run]
+    if config.tta or config.members > 1:
+        from cnnguide.ensemble import build_ensemble
 
-    class _Elapsed(keras.callbacks.Callback):
-        """Adds cumulative training seconds to the logs (survives a resume via the CSV)."""
+        model = build_ensemble(
+            [model] if config.members == 1 else model, tta=config.tta
+        )
+    seconds = sum(run["training_seconds"] for run in runs)
 
-        def on_epoch_end(self, epoch, logs=None):
-            if logs is not None:
-                logs["elapsed"] = elapsed_before + time.perf_counter() - started
-
-    watch = dict(monitor="val_auc", mode="max")
-    builtin = [
-        _Elapsed(),
-        keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
-        keras.callbacks.ModelCheckpoint(
-            str(best_path),
-            save_best_only=True,
-            save_weights_only=True,
-            initial_value_threshold=best_so_far,
-            verbose=0,
-            **watch,
-        ),
-        keras.callbacks.EarlyStopping(patience=config.patience, **watch),
-        keras.callbacks.ReduceLROnPlateau(
-            factor=0.5,
-            patience=max(1, config.patience // 3),
-            min_lr=1e-5,
-            verbose=0,
-            **watch,
-        ),
-        keras.callbacks.CSVLogger(str(log_path), append=True),
-    ]
-    fit = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=config.epochs,
-        class_weight=_class_weight(config, y_train),
-        callbacks=builtin + report + list(callbacks or []),
-        shuffle=False,  # the pipeline shuffles, with its own seed
-        verbose=verbose,
-    )
-    seconds = elapsed_before + time.perf_counter() - started
-    if best_path.is_file():
-        model.load_weights(best_path)
-
-    history = _read_log(log_path) or {
-        k: list(map(float, v)) for k, v in fit.history.items()
-    }
     reporter.status("scoring validation and test, bootstrap intervals ...", force=True)
     scores = {name: predict_proba(model, splits[name][0]) for name in ("val", "test")}
     y_val, y_test = splits["val"][1], splits["test"][1]
@@ -672,9 +702,9 @@ def train(
         "config": config.to_dict(),
         "seed": config.seed,
         "training_seconds": round(seconds, 2),
-        "epochs_run": len(history.get("epoch", fit.history.get("loss", []))),
-        "resumed_after_epoch": n_previous if resuming else None,
-        "best_epoch": _best_epoch(history),
+        "epochs_run": sum(run["epochs_run"] for run in runs),
+        "resumed_after_epoch": runs[-1]["resumed_after_epoch"],
+        "best_epoch": runs[0]["best_epoch"] if len(runs) == 1 else None,
         "threshold": threshold,
         "threshold_rule": (
             f"highest threshold keeping validation recall >= {config.min_recall} "
@@ -689,21 +719,189 @@ def train(
             "cnnguide": cnnguide.__version__,
         },
     }
-    reporter.close(
+    if len(runs) > 1:
+        card["members"] = runs
+    if config.tta:
+        from cnnguide.ensemble import view_transforms
+
+        card["tta_views"] = [list(view) for view in view_transforms()]
+    if config.clean_validation:
+        scores["val_with_duplicates"] = predict_proba(model, full_val[0])
+        card["data"]["validation_duplicates_dropped"] = int(len(dropped))
+        card["validation_with_duplicates"] = _metrics.binary_metrics(
+            full_val[1], scores["val_with_duplicates"], threshold
+        )
+    summary = (
         f"{card['epochs_run']} epochs in {_progress.format_seconds(seconds)}; "
         f"best validation AUC {max(history.get('val_auc') or [float('nan')]):.3f}"
-        f" at epoch {card['best_epoch']}; test ROC-AUC {test['roc_auc']:.3f}"
+        f" at epoch {card['best_epoch']}"
+        if len(runs) == 1
+        else f"{len(runs)} members, {card['epochs_run']} epochs in "
+        f"{_progress.format_seconds(seconds)}; validation AUC "
+        f"{validation['roc_auc']:.3f}"
     )
+    reporter.close(f"{summary}; test ROC-AUC {test['roc_auc']:.3f}")
     if temporary:
         shutil.rmtree(work, ignore_errors=True)
         result_dir = None
     else:
         save(model, card, work)
-        best_path.unlink(missing_ok=True)
+        (work / BEST_FILE).unlink(missing_ok=True)
         result_dir = work
     return TrainResult(
         model=model, history=history, card=card, out_dir=result_dir, scores=scores
     )
+
+
+def _fit_members(config: TrainConfig, splits: dict, work: Path, *, mode, **options):
+    """Train (or load, when an earlier run finished them) ``config.members`` members."""
+    from cnnguide import progress as _progress
+
+    models, runs, history = [], [], {}
+    for k in range(config.members):
+        member = dataclasses.replace(config, seed=config.seed + k, members=1, tta=False)
+        folder = work / MEMBERS_DIR / f"member_{k}"
+        done = (folder / MODEL_FILE).is_file() and not (folder / BACKUP_DIR).exists()
+        if done:
+            model, run = load(folder)
+        else:
+            title = f"train member {k + 1}/{config.members}"
+            reporter = _progress.Progress(mode, title=title)
+            model, _, run = _fit(member, splits, folder, reporter, **options)
+            scores = predict_proba(model, splits["val"][0])
+            run["val_auc"] = _metrics.binary_metrics(splits["val"][1], scores)[
+                "roc_auc"
+            ]
+            reporter.close(
+                f"{run['epochs_run']} epochs in "
+                f"{_progress.format_seconds(run['training_seconds'])}; "
+                f"validation AUC {run['val_auc']:.3f}"
+            )
+            save(model, run, folder)
+            (folder / BEST_FILE).unlink(missing_ok=True)
+        for key, values in _read_log(folder / LOG_FILE).items():
+            history.setdefault(key, []).extend(values)
+        history.setdefault("member", []).extend([k] * run["epochs_run"])
+        models.append(model)
+        runs.append(run)
+    return models, history, runs
+
+
+def _fit(
+    config: TrainConfig,
+    splits: dict,
+    work: Path,
+    reporter,
+    *,
+    strategy=None,
+    verbose: int = 0,
+    callbacks=None,
+):
+    """Fit one network in ``work`` (resuming from its backup), reporting each epoch.
+
+    Returns the network with its best weights, its history and a summary of the
+    run (seed, epochs, best epoch, seconds, resumed after which epoch).
+    """
+    import keras
+    import tensorflow as tf
+
+    from cnnguide import progress as _progress
+
+    input_shape = tuple(int(v) for v in splits["train"][0].shape[1:])
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    work.mkdir(parents=True, exist_ok=True)
+    backup = work / BACKUP_DIR
+    log_path = work / LOG_FILE
+    best_path = work / BEST_FILE
+    resuming = backup.is_dir() and any(backup.iterdir())
+    if not resuming:  # a fresh run: forget the logs of an earlier, finished one
+        for stale in (log_path, best_path):
+            stale.unlink(missing_ok=True)
+    previous = _read_log(log_path) if resuming else {}
+    best_so_far = max(previous.get("val_auc", []), default=None)
+    n_previous = len(previous.get("epoch", []))
+    elapsed_before = float(previous["elapsed"][-1]) if previous.get("elapsed") else 0.0
+
+    x_train, y_train = splits["train"]
+    train_ds = make_dataset(
+        x_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed
+    )
+    val_ds = make_dataset(*splits["val"], batch_size=config.batch_size)
+    scope = strategy.scope() if strategy is not None else _null_scope()
+    with scope:
+        model = _build_model(config, input_shape)
+
+    started = time.perf_counter()
+    report = []
+    if reporter.mode is not None:
+        report.append(
+            _progress.keras_callback(
+                reporter,
+                epochs=config.epochs,
+                note="(less if early stopping ends it sooner)",
+            )
+        )
+
+    class _Elapsed(keras.callbacks.Callback):
+        """Adds cumulative training seconds to the logs (survives a resume via the CSV)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["elapsed"] = elapsed_before + time.perf_counter() - started
+
+    watch = dict(monitor="val_auc", mode="max")
+    # The backup sees the raw weights; with EMA, SwapEMAWeights then puts the
+    # averaged weights in for the checkpoint and early stopping (and validation).
+    builtin = [
+        _Elapsed(),
+        keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
+    ]
+    if config.ema > 0:
+        builtin.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    builtin += [
+        keras.callbacks.ModelCheckpoint(
+            str(best_path),
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best_so_far,
+            verbose=0,
+            **watch,
+        ),
+        keras.callbacks.EarlyStopping(patience=config.patience, **watch),
+        keras.callbacks.ReduceLROnPlateau(
+            factor=0.5,
+            patience=max(1, config.patience // 3),
+            min_lr=1e-5,
+            verbose=0,
+            **watch,
+        ),
+        keras.callbacks.CSVLogger(str(log_path), append=True),
+    ]
+    fit = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs,
+        class_weight=_class_weight(config, y_train),
+        callbacks=builtin + report + list(callbacks or []),
+        shuffle=False,  # the pipeline shuffles, with its own seed
+        verbose=verbose,
+    )
+    seconds = elapsed_before + time.perf_counter() - started
+    if best_path.is_file():
+        model.load_weights(best_path)
+    history = _read_log(log_path) or {
+        k: list(map(float, v)) for k, v in fit.history.items()
+    }
+    run = {
+        "seed": config.seed,
+        "epochs_run": len(history.get("epoch", fit.history.get("loss", []))),
+        "best_epoch": _best_epoch(history),
+        "training_seconds": round(seconds, 2),
+        "resumed_after_epoch": n_previous if resuming else None,
+    }
+    return model, history, run
 
 
 def _best_epoch(history: dict) -> int | None:

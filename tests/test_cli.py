@@ -497,6 +497,33 @@ def test_train_one_epoch_on_tiny_phantoms(clean_data_env, tmp_path, images, caps
     assert "p(pneumonia)=" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_train_preset_best_saves_one_ensemble_that_predicts(
+    clean_data_env, tmp_path, images, capsys
+):
+    out_dir = tmp_path / "best"
+    code = cli.main(
+        ["train", "--preset", "best", "--epochs", "1", "--n-phantoms", "60"]
+        + ["--n-boot", "20", "--out", str(out_dir), "--quiet"]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "ensemble of 5 networks (seeds 0, 1, 2, 3, 4)" in out
+    assert "copies of training images left out" in out
+    card = json.loads((out_dir / "model_card.json").read_text())
+    assert len(card["members"]) == 5 and card["config"]["tta"] is True
+    assert cli.main(["predict", str(out_dir), str(images["bright"])]) == 0
+    assert "p(pneumonia)=" in capsys.readouterr().out
+
+
+def test_train_preset_and_config_together_is_a_one_line_error(tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    code = cli.main(["train", "--preset", "best", "--config", str(config)])
+    lines = _error_lines(capsys.readouterr().err)
+    assert code == 1 and len(lines) == 1 and "not both" in lines[0]
+
+
 def test_train_bad_config_is_a_one_line_error(tmp_path, capsys):
     config = tmp_path / "config.yaml"
     config.write_text("epochs: 2\nnot_a_field: 1\n")

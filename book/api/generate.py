@@ -39,12 +39,13 @@ PAGES = [
         "learning",
         "Models, training and evaluation",
         "The Keras-level teaching code: layers and models, the training recipe, "
-        "metrics, calibration, class imbalance and Grad-CAM.",
+        "ensembles, metrics, calibration, class imbalance and Grad-CAM.",
         [
             "layers",
             "featuremaps",
             "models",
             "train",
+            "ensemble",
             "metrics",
             "calibration",
             "imbalance",

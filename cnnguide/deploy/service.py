@@ -317,7 +317,8 @@ class Predictor:
         Returns
         -------
         dict
-            ``probability`` (float), ``label`` ("normal"/"pneumonia"), ``threshold``,
+            ``probability`` (float, rounded to 6 decimals; the label uses the exact
+            value), ``label`` ("normal"/"pneumonia"), ``threshold``,
             ``threshold_source`` ("model card" or "user"), ``model_version``,
             ``model_name``, ``image_size``, ``disclaimer``.
         """
