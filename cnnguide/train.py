@@ -65,9 +65,9 @@ MEMBERS_DIR = "members"
 #: evidence and ``benchmarks/bench_preset.py`` its test scores.
 PRESETS = {
     "best": {
-        "members": 5,
+        "members": 4,
         "tta": True,
-        "ema": 0.0,
+        "ema": 0.99,
         "clean_validation": True,
     },
 }

@@ -508,10 +508,11 @@ def test_train_preset_best_saves_one_ensemble_that_predicts(
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "ensemble of 5 networks (seeds 0, 1, 2, 3, 4)" in out
+    assert "ensemble of 4 networks (seeds 0, 1, 2, 3)" in out
     assert "copies of training images left out" in out
     card = json.loads((out_dir / "model_card.json").read_text())
-    assert len(card["members"]) == 5 and card["config"]["tta"] is True
+    assert len(card["members"]) == 4 and card["config"]["tta"] is True
+    assert card["config"]["ema"] == 0.99
     assert cli.main(["predict", str(out_dir), str(images["bright"])]) == 0
     assert "p(pneumonia)=" in capsys.readouterr().out
 
