@@ -348,6 +348,19 @@ def build_small_cnn(
     return model
 
 
+def _default_batch_size(model, image_shape) -> int:
+    """Images per forward pass: about 2**18 pixels, between 8 and 256 images.
+
+    A test-time-augmentation ensemble (:mod:`cnnguide.ensemble`) runs every
+    image as several views, so it gets fewer images per pass: its activations
+    stay as small as a plain network's (7 views at 256 images were 1 GiB).
+    """
+    layers = getattr(model, "layers", ())
+    views = max((getattr(layer, "n_views", 1) for layer in layers), default=1)
+    pixels = int(image_shape[0]) * int(image_shape[1]) * views
+    return int(max(8, min(256, 2**18 // pixels)))
+
+
 def predict_proba(model, images, *, batch_size: int | None = None):
     """Probability of pneumonia for each image: the one batched predictor of the package.
 
@@ -364,7 +377,9 @@ def predict_proba(model, images, *, batch_size: int | None = None):
     images : array_like
         One ``(H, W)`` image, ``(N, H, W)`` or ``(N, H, W, C)``.
     batch_size : int, optional
-        Images per forward pass; default 256 at 28×28, fewer for larger images.
+        Images per forward pass; default 256 at 28×28, fewer for larger images
+        and for a model that runs each image as several views (test-time
+        augmentation, :func:`cnnguide.ensemble.build_ensemble`).
 
     Returns
     -------
@@ -402,7 +417,7 @@ def predict_proba(model, images, *, batch_size: int | None = None):
             "resize them (cnnguide.data.load_dataset(size=...)) first"
         )
     if batch_size is None:
-        batch_size = int(max(8, min(256, 2**18 // (x.shape[1] * x.shape[2]))))
+        batch_size = _default_batch_size(model, x.shape[1:3])
     with warnings.catch_warnings():
         # Keras warns that a named input receives a bare array; the array is that input.
         warnings.filterwarnings(

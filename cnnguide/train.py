@@ -764,7 +764,9 @@ def _fit_members(config: TrainConfig, splits: dict, work: Path, *, mode, **optio
         done = (folder / MODEL_FILE).is_file() and not (folder / BACKUP_DIR).exists()
         if done:
             model, run = load(folder)
-        else:
+            if run.pop("config", None) != member.to_dict():  # an older run's
+                done = False
+        if not done:
             title = f"train member {k + 1}/{config.members}"
             reporter = _progress.Progress(mode, title=title)
             model, _, run = _fit(member, splits, folder, reporter, **options)
@@ -777,7 +779,7 @@ def _fit_members(config: TrainConfig, splits: dict, work: Path, *, mode, **optio
                 f"{_progress.format_seconds(run['training_seconds'])}; "
                 f"validation AUC {run['val_auc']:.3f}"
             )
-            save(model, run, folder)
+            save(model, {**run, "config": member.to_dict()}, folder)
             (folder / BEST_FILE).unlink(missing_ok=True)
         for key, values in _read_log(folder / LOG_FILE).items():
             history.setdefault(key, []).extend(values)

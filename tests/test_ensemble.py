@@ -84,6 +84,20 @@ def test_ensemble_is_the_mean_over_members_and_views():
     np.testing.assert_allclose(predict_proba(plain, x), no_views[:, 0], atol=1e-6)
 
 
+def test_views_shrink_the_default_batch_but_not_the_scores():
+    from cnnguide.models import _default_batch_size
+
+    parts = [build_small_cnn((28, 28, 1), seed=s, dropout=0.0) for s in (0, 1)]
+    model = build_ensemble(parts, tta=True)
+    n_views = len(view_transforms())
+    assert _default_batch_size(parts[0], (28, 28)) == 256
+    assert _default_batch_size(model, (28, 28)) == 2**18 // (28 * 28 * n_views)
+    x = np.random.default_rng(3).random((300, 28, 28, 1)).astype(np.float32)
+    np.testing.assert_allclose(
+        predict_proba(model, x), predict_proba(model, x, batch_size=300), atol=1e-6
+    )
+
+
 def test_members_must_share_an_input_shape():
     with pytest.raises(ValueError, match="one input shape"):
         build_ensemble([build_small_cnn((12, 12, 1)), build_small_cnn((16, 16, 1))])
@@ -239,3 +253,8 @@ def test_a_killed_ensemble_resumes_at_its_member(data, tmp_path):
     assert second.seen == [1]  # member 0 loaded, member 1 resumed at its epoch 2
     assert result.card["members"][1]["resumed_after_epoch"] == 1
     assert (tmp_path / "model.keras").is_file()
+    third = _Epochs()  # another seed in the same folder: no stale member is reused
+    other = TrainConfig(**{**config.to_dict(), "seed": 9})
+    again = train(other, data, out_dir=tmp_path, callbacks=[third], n_boot=10)
+    assert third.seen == [0, 1, 0, 1]
+    assert [m["seed"] for m in again.card["members"]] == [9, 10]
