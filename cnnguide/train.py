@@ -764,8 +764,7 @@ def _fit_members(config: TrainConfig, splits: dict, work: Path, *, mode, **optio
         done = (folder / MODEL_FILE).is_file() and not (folder / BACKUP_DIR).exists()
         if done:
             model, run = load(folder)
-            if run.pop("config", None) != member.to_dict():  # an older run's
-                done = False
+            done = run.pop("config", None) == member.to_dict()  # not an older run's
         if not done:
             title = f"train member {k + 1}/{config.members}"
             reporter = _progress.Progress(mode, title=title)

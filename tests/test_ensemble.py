@@ -5,6 +5,8 @@ members (with TTA, EMA and a cleaned validation split) is trained on phantoms, s
 loaded, served, explained, exported to TFLite and resumed after a crash mid-member.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -254,7 +256,7 @@ def test_a_killed_ensemble_resumes_at_its_member(data, tmp_path):
     assert result.card["members"][1]["resumed_after_epoch"] == 1
     assert (tmp_path / "model.keras").is_file()
     third = _Epochs()  # another seed in the same folder: no stale member is reused
-    other = TrainConfig(**{**config.to_dict(), "seed": 9})
+    other = dataclasses.replace(config, seed=9)
     again = train(other, data, out_dir=tmp_path, callbacks=[third], n_boot=10)
     assert third.seen == [0, 1, 0, 1]
     assert [m["seed"] for m in again.card["members"]] == [9, 10]
