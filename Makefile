@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL  ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONHASHSEED        ?= 0
 
-.PHONY: help book test unit notebooks lab app bench strip lock clean check-book vendor
+.PHONY: help book test unit notebooks lab app bench robustness strip lock clean check-book vendor
 
 help:
 	@echo "make book   build the book with every chapter executed (_build/html)"
@@ -26,6 +26,7 @@ help:
 	@echo "make lab    JupyterLab on notebooks/"
 	@echo "make app    the Streamlit demo page (MODEL=folder, default cnnguide-model)"
 	@echo "make bench  benchmarks (speeds and scores)"
+	@echo "make robustness  every chapter under 3 base seeds x (real data, phantoms)"
 	@echo "make strip  remove outputs from notebooks before committing"
 	@echo "make lock   regenerate constraints.txt from pyproject.toml (uv)"
 	@echo "make clean  remove build outputs (keeps .venv)"
@@ -53,13 +54,17 @@ test: $(STAMP)
 	$(BIN)/ruff format --check cnnguide tests benchmarks notebooks book
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --doctest-modules -p no:cacheprovider cnnguide
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	$(NBVAL_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow"
 
+# nbval over every chapter, with whatever data it finds. NBVAL_ENV prefixes the
+# run with settings: .ci/run forces the phantoms under another base seed, e.g.
+#   make notebooks NBVAL_ENV="CNNGUIDE_PHANTOMS=1 CNNGUIDE_SEED=1 CNNGUIDE_EXPECT_DATA=phantom"
+NBVAL_ENV ?=
 notebooks: $(STAMP)
-	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	$(NBVAL_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
 
 # Served from the repository root (so the chapters' links to book/references.md open),
 # starting in notebooks/. jupyterlab-myst renders the chapters' notes, exercises and numbers.
@@ -74,6 +79,12 @@ app: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+# Every chapter under base seeds 0, 1, 2 on the real data and on phantoms (about an
+# hour on 2 cores); writes benchmarks/results/robustness.{json,md}. Needs the data:
+# CNNGUIDE_DATA=../shared/data make robustness
+robustness: $(STAMP)
+	$(BIN)/python benchmarks/robustness.py $(ROBUSTNESS_ARGS)
 
 strip: $(STAMP)
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb

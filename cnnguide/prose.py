@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["glue", "glued"]
+__all__ = ["glue", "glued", "glue_run"]
 
 _VALUES: dict[str, Any] = {}
 _MARKUP = re.compile(r"[*_`$\[\]<>#|]")
@@ -109,3 +109,40 @@ def glued(name: str, spec: str = "") -> Any:
         # object apart as a paragraph of its own, so only real markup stays one.
         return value if _MARKUP.search(text) else text
     return format(value, spec)
+
+
+def glue_run(dataset) -> dict:
+    """Glue what this run of a chapter used: the data mode and the base seed.
+
+    Every chapter calls it once after loading its data, so a reader (and
+    ``make robustness``, which reads the glued values back) can tell a run on
+    X-rays from a run on phantoms, and which base seed it followed.
+
+    Parameters
+    ----------
+    dataset : cnnguide.data.Dataset
+        Anything with an ``is_real`` attribute.
+
+    Returns
+    -------
+    dict
+        ``{"data_mode": "real" | "phantom", "base_seed": int}``.
+
+    Examples
+    --------
+    >>> class Toy:
+    ...     is_real = False
+    >>> glue_run(Toy())
+    {'data_mode': 'phantom', 'base_seed': 0}
+    >>> glued("data_mode")
+    'phantom'
+    """
+    from cnnguide.seeding import base_seed
+
+    run = {
+        "data_mode": "real" if dataset.is_real else "phantom",
+        "base_seed": base_seed(),
+    }
+    for name, value in run.items():
+        glue(name, value)
+    return run

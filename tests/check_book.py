@@ -363,6 +363,25 @@ def check_explorers(page, rel: str, shots: Path, result: PageResult) -> None:
                 )
 
 
+# The folders a built page must never name: the checkout's parent (where the data,
+# the clone and the build live) and the home folder. A reader sees them as noise, and
+# they tell the world how the build machine is laid out.
+PRIVATE_FOLDERS = sorted(
+    {str(Path(__file__).resolve().parents[2]) + "/", str(Path.home()) + "/"} - {"//"}
+)
+
+
+def leaked_paths(text: str, folders=None) -> list[str]:
+    """The private folders (see ``PRIVATE_FOLDERS``) that ``text`` names.
+
+    >>> leaked_paths("data at /home/me/x.npz", ["/home/me/"])
+    ['/home/me/']
+    >>> leaked_paths("pneumoniamnist.npz, md5 ...", ["/home/me/"])
+    []
+    """
+    return [f for f in (PRIVATE_FOLDERS if folders is None else folders) if f in text]
+
+
 def check_page(page, build: Path, path: Path, shots: Path) -> PageResult:
     rel = path.relative_to(build).as_posix()
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -407,6 +426,8 @@ def check_page(page, build: Path, path: Path, shots: Path) -> PageResult:
     result.blocked = list(page.blocked)
     if result.bytes > MAX_PAGE_BYTES:
         result.problems.append(f"page is {result.bytes / 1e6:.2f} MB (limit 4 MB)")
+    for leak in leaked_paths(text):
+        result.problems.append(f"prints this machine's folder {leak!r}")
     result.seconds = round(time.perf_counter() - start, 2)
     return result
 

@@ -14,6 +14,8 @@ the highlighted source (viewcode). Run it after adding a module to the index::
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 import re
 from pathlib import Path
 
@@ -68,9 +70,9 @@ PAGES = [
     (
         "helpers",
         "Helpers",
-        "Small modules the chapters share: figures, progress reports and the numbers "
-        "the prose states.",
-        ["plotting", "progress", "prose"],
+        "Small modules the chapters share: figures, progress reports, the numbers "
+        "the prose states and the one base seed every random choice derives from.",
+        ["plotting", "progress", "prose", "seeding"],
     ),
 ]
 
@@ -105,7 +107,6 @@ def page_of(module: str) -> str:
 def defined_in(module) -> set[str]:
     """Names the module's own source defines at top level (not those it imports)."""
     import ast
-    import inspect
 
     tree = ast.parse(inspect.getsource(module))
     names = set()
@@ -139,7 +140,6 @@ def homes(modules: list[str]) -> dict[tuple[str, str], str]:
 
 def _directive(module: str, name: str) -> list[str]:
     """The autodoc directive that documents ``module.name``."""
-    import inspect
 
     obj = getattr(importlib.import_module(module), name)
     if inspect.isclass(obj):
@@ -147,6 +147,9 @@ def _directive(module: str, name: str) -> list[str]:
         return [f".. {kind}:: {name}", "   :members:", "   :show-inheritance:", ""]
     if inspect.isroutine(obj):
         return [f".. autofunction:: {name}", ""]
+    if isinstance(obj, os.PathLike):
+        # A path's value is this machine's folder: a page must not print it.
+        return [f".. autodata:: {name}", "   :no-value:", ""]
     return [f".. autodata:: {name}", ""]
 
 

@@ -141,6 +141,9 @@ class Dataset:
         for X-rays; shown as a banner by ``repr`` and in notebooks.
     skipped : tuple of (str, str)
         ``(path, reason)`` for files :func:`load_image_folder` skipped.
+    label : str
+        How a page names the data (file name and md5, or the phantoms' seed),
+        without the machine's folders; see :attr:`shown_source`.
 
     Examples
     --------
@@ -161,6 +164,7 @@ class Dataset:
     image_size: int | None = None
     notice: str = ""
     skipped: tuple = field(default=())
+    label: str = ""
 
     def __post_init__(self):
         missing = [s for s in SPLITS if s not in self.splits]
@@ -219,12 +223,32 @@ class Dataset:
             for name, split in self.splits.items()
         }
 
+    @property
+    def shown_source(self) -> str:
+        """Where the data came from, as a page may print it: no folders.
+
+        ``label`` when given (file name and checksum, or the phantoms' seed);
+        otherwise the last part of ``source``. A built page must never carry
+        the build machine's absolute paths.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = Split(np.zeros((2, 4, 4), np.uint8), np.array([0, 1], np.uint8))
+        >>> Dataset("toy", {"train": s, "val": s, "test": s},
+        ...         source="/home/me/films").shown_source
+        'films'
+        """
+        if self.label:
+            return self.label
+        return self.source.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
     def _summary_lines(self) -> list[str]:
         counts = self.counts()
         lines = [
             f"{self.name} ({'chest X-rays' if self.is_real else 'NOT X-rays'}), "
             f"{self.image_size}x{self.image_size} px",
-            f"source: {self.source}",
+            f"source: {self.shown_source}",
         ]
         for split in SPLITS:
             c = counts[split]
@@ -281,7 +305,7 @@ class Dataset:
             f"background:{background};padding:6px 12px;margin:4px 0;color:#222'>"
             f"<div style='color:{colour};font-weight:bold;letter-spacing:0.05em'>{label}</div>"
             f"<div><b>{esc(self.name)}</b>, {self.image_size}&times;{self.image_size} px"
-            f" &mdash; <code>{esc(self.source)}</code></div>"
+            f" &mdash; <code>{esc(self.shown_source)}</code></div>"
             f"{notice}"
             "<table style='margin:4px 0'><tr><th>split</th>"
             f"{header}<th>total</th></tr>{rows}</table>"

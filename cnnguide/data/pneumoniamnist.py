@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
+import re
 import threading
 import warnings
 import zipfile
@@ -35,6 +37,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from cnnguide import seeding
 from cnnguide.data.containers import (
     SPLITS,
     CorruptDataError,
@@ -53,6 +56,9 @@ __all__ = [
     "pneumoniamnist_filename",
     "pneumoniamnist_url",
     "cache_dir",
+    "file_md5",
+    "phantoms_forced",
+    "PHANTOMS_VARIABLE",
     "SIZES",
     "MD5",
     "DATA_URL",
@@ -162,12 +168,14 @@ def _offline() -> bool:
     }
 
 
-def _how_to_get(size: int) -> str:
+def _how_to_get(size: int, *, for_page: bool = False) -> str:
     name = pneumoniamnist_filename(size)
+    # A page names the cache by the call that finds it, not by this machine's path.
+    cache = "the user cache (cnnguide.data.cache_dir())" if for_page else cache_dir()
     return (
         f"To get it: download {pneumoniamnist_url(size)} (PneumoniaMNIST, MedMNIST v2, "
         f"CC BY 4.0), save it as {name} in a folder and set CNNGUIDE_DATA to that "
-        f"folder (or pass data_dir=...), or put it in {cache_dir()}; with a network "
+        f"folder (or pass data_dir=...), or put it in {cache}; with a network "
         "and CNNGUIDE_OFFLINE unset, cnnguide downloads it there by itself."
     )
 
@@ -495,10 +503,17 @@ def load_pneumoniamnist(
     size = _check_size(size)
     path = _locate(size, data_dir, download)
     splits = _validate_npz(path, size)
+    md5 = file_md5(path)
+    official = (
+        "the official download"
+        if md5 == MD5[size]
+        else f"a copy; the official download's md5 is {MD5[size]}"
+    )
     return Dataset(
         name="PneumoniaMNIST",
         splits=splits,
         source=str(path),
+        label=f"{path.name}, md5 {md5} ({official})",
         citation=CITATION,
         is_real=True,
         image_size=size,
@@ -531,12 +546,67 @@ def _phantom_counts(n_phantoms) -> dict[str, int]:
     return counts
 
 
+#: Set to 1 to use the phantoms even where PneumoniaMNIST is found: the
+#: setting ignores ``data_dir``, ``CNNGUIDE_DATA`` and the download cache.
+PHANTOMS_VARIABLE = "CNNGUIDE_PHANTOMS"
+
+# An absolute path in a message (POSIX or Windows): a built page must name the
+# place looked at, never this machine's folders.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])(?:[A-Za-z]:\\|/)[^\s;:]*")
+
+
+def phantoms_forced() -> bool:
+    """True when ``CNNGUIDE_PHANTOMS`` asks for the phantoms whatever is on disk.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["CNNGUIDE_PHANTOMS"] = "1"
+    >>> phantoms_forced()
+    True
+    >>> del os.environ["CNNGUIDE_PHANTOMS"]
+    >>> phantoms_forced()
+    False
+    """
+    value = os.environ.get(PHANTOMS_VARIABLE, "").strip().lower()
+    return value in {"1", "true", "yes", "on"}
+
+
+def _without_paths(text: str) -> str:
+    """``text`` with every absolute path cut to its last part (``.../name``)."""
+    return _ABSOLUTE_PATH.sub(
+        lambda m: (
+            ".../" + (m.group(0).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1])
+        ),
+        text,
+    )
+
+
 def _phantom_notice(size: int, looked: Sequence[str]) -> str:
+    where = "; ".join(_without_paths(place) for place in looked)
     return (
         "SYNTHETIC PHANTOMS, NOT CHEST X-RAYS: PneumoniaMNIST was not found, so this "
         "dataset holds computer-drawn chest phantoms. Results on them are NOT results "
-        f"on X-rays. (Looked at: {'; '.join(looked)}.) " + _how_to_get(size)
+        f"on X-rays. (Looked at: {where}.) " + _how_to_get(size, for_page=True)
     )
+
+
+def file_md5(path) -> str:
+    """The md5 of a file, read in chunks (the official checksums are md5).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.bin"
+    >>> _ = f.write_bytes(b"abc")
+    >>> file_md5(f)
+    '900150983cd24fb0d6963f7d28e17f72'
+    """
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=2)
@@ -569,13 +639,14 @@ def load_dataset(
     data_dir=None,
     *,
     allow_phantoms: bool = True,
-    seed: int = 0,
+    seed: int | None = None,
     n_phantoms=None,
 ) -> Dataset:
     """The book's dataset: real PneumoniaMNIST if found, else synthetic phantoms.
 
     Real data is looked for as in :func:`load_pneumoniamnist` (a download is
-    tried unless ``CNNGUIDE_OFFLINE=1``). When none is found and
+    tried unless ``CNNGUIDE_OFFLINE=1``); ``CNNGUIDE_PHANTOMS=1`` skips that
+    search and uses the phantoms (:func:`phantoms_forced`). When none is found and
     ``allow_phantoms`` is true, synthetic chest phantoms from
     :func:`cnnguide.data.phantoms.make_phantoms` stand in: the returned dataset has
     ``is_real=False``, a :attr:`Dataset.notice` that says so plainly, and a
@@ -589,9 +660,10 @@ def load_dataset(
         Folder holding the ``.npz`` (or the file itself).
     allow_phantoms : bool
         If False, a missing dataset raises :class:`DataNotFoundError`.
-    seed : int
+    seed : int, optional
         Seed for the phantoms (each split gets its own seed derived from it);
-        unused for real data.
+        unused for real data. None: :func:`cnnguide.seeding.seed` ``(0)``, so
+        ``CNNGUIDE_SEED`` shifts it.
     n_phantoms : int or dict, optional
         Phantom counts: None for train 1200 / val 200 / test 300; an int total
         shared in those proportions; or ``{"train": n, "val": n, "test": n}``.
@@ -616,12 +688,22 @@ def load_dataset(
     >>> x, y = ds["train"].as_float(), ds["train"].labels   # doctest: +SKIP
     """
     size = _check_size(size)
-    try:
-        return load_pneumoniamnist(size, data_dir)
-    except DataNotFoundError as exc:
+    if seed is None:
+        seed = seeding.seed()
+    if phantoms_forced():
         if not allow_phantoms:
-            raise
-        looked = getattr(exc, "looked", (str(exc),))
+            raise DataNotFoundError(
+                f"{PHANTOMS_VARIABLE}=1 asks for the phantoms but allow_phantoms is "
+                f"False: unset {PHANTOMS_VARIABLE} to load PneumoniaMNIST."
+            )
+        looked = (f"nowhere: {PHANTOMS_VARIABLE}=1 forces the phantoms",)
+    else:
+        try:
+            return load_pneumoniamnist(size, data_dir)
+        except DataNotFoundError as exc:
+            if not allow_phantoms:
+                raise
+            looked = getattr(exc, "looked", (str(exc),))
     counts = _phantom_counts(n_phantoms)
     cached = _phantom_splits(size, int(seed), tuple(counts[s] for s in SPLITS))
     # copies: callers may change their arrays in place without touching the cache
@@ -634,6 +716,7 @@ def load_dataset(
         name="Synthetic chest phantoms",
         splits=splits,
         source=f"synthetic (seed={seed})",
+        label=f"synthetic phantoms (seed={seed}), generated by cnnguide",
         citation=PHANTOM_CITATION,
         is_real=False,
         image_size=size,
