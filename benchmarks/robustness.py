@@ -314,8 +314,9 @@ def main(argv=None) -> int:
     if args.chapters:
         chapters = [c for c in chapters if c.name[:2] in set(args.chapters)]
     runs = []
-    for mode in args.modes:
-        for seed in args.seeds:
+    # Seed by seed, both modes each: the first minutes try every chapter once.
+    for seed in args.seeds:
+        for mode in args.modes:
             for path in chapters:
                 run = run_chapter(path, mode, seed, args.data, args.timeout)
                 runs.append(run)
