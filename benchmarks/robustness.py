@@ -26,18 +26,15 @@ it takes about an hour on two cores.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
-import hashlib
 import json
 import math
 import os
-import platform
 import shlex
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from _results import stamp, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -45,51 +42,6 @@ RESULTS = Path(__file__).resolve().parent / "results"
 FORMAT = 1  # bump when the JSON layout changes
 GLUE_MIME = "application/papermill.record/text/plain"
 GLUE_MARKDOWN = "application/papermill.record/text/markdown"
-
-
-def script_sha256(path: Path = Path(__file__)) -> str:
-    """sha256 of a benchmark script's bytes, as the stamp records it."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def machine() -> dict:
-    """What the numbers were measured on (CPU model, cores, Python)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "system": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def commit() -> str:
-    """The checked-out commit, with ``+dirty`` when the tree has changes."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "cnnguide", "notebooks"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
 
 
 def glued_values(nb) -> dict:
@@ -266,19 +218,6 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -335,14 +274,7 @@ def main(argv=None) -> int:
     )
     report = {
         "format": FORMAT,
-        "stamp": {
-            "command": command.replace(str(ROOT) + "/", ""),
-            "script": "benchmarks/robustness.py",
-            "script_sha256": script_sha256(),
-            "commit": commit(),
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "machine": machine(),
-        },
+        "stamp": stamp(Path(__file__), command),
         "runs": runs,
         "spreads": spreads(runs),
     }

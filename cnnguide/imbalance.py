@@ -46,6 +46,8 @@ __all__ = [
     "build_applications_model",
     "subsample",
     "run_comparison",
+    "compare_over_seeds",
+    "step_order",
     "format_table",
 ]
 
@@ -454,6 +456,7 @@ def fit(
     class_weight: Mapping[int, float] | None = None,
     seed: int = 0,
     progress=None,
+    steps: int | None = None,
 ) -> float:
     """Compile and train ``model``; return the training time in seconds.
 
@@ -472,6 +475,12 @@ def fit(
     progress : {"auto", "terminal", "text", "notebook"} or None
         One line per epoch (loss, elapsed, time left; :mod:`cnnguide.progress`);
         in a notebook the display ends as one summary line. Default: quiet.
+    steps : int, optional
+        Train for exactly this many optimiser steps instead of ``epochs`` passes:
+        the images are drawn in shuffled passes (every image once per pass) until
+        ``steps * batch_size`` have been seen. A resampled set twice the size then
+        gets the same number of updates as the original, which makes remedies that
+        change the set's size comparable.
 
     Returns
     -------
@@ -487,6 +496,9 @@ def fit(
     )
     x = _as_input(images)
     y = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
+    if steps is not None:
+        order = step_order(len(x), int(steps), batch_size, seed)
+        x, y, epochs = x[order], y[order], 1
     from cnnguide import progress as _progress
 
     reporter = _progress.Progress(_progress.resolve(progress), title="fit")
@@ -502,13 +514,49 @@ def fit(
         epochs=epochs,
         batch_size=batch_size,
         class_weight=class_weight,
-        shuffle=True,
+        shuffle=steps is None,  # a step order is shuffled already
         verbose=0,
         callbacks=report,
     )
     seconds = time.perf_counter() - start
     reporter.close(f"{epochs} epochs in {_progress.format_seconds(seconds)}")
     return seconds
+
+
+def step_order(n: int, steps: int, batch_size: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``steps`` batches drawn in shuffled passes over ``n`` images.
+
+    Each pass is a fresh permutation, so every image is seen once per pass and
+    the last pass is cut where the steps end.
+
+    Parameters
+    ----------
+    n : int
+        Images in the set.
+    steps, batch_size : int
+        Optimiser steps and images per step.
+    seed : int
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(steps * batch_size,)`` int64 indices into the set.
+
+    Examples
+    --------
+    >>> order = step_order(10, 3, 4)
+    >>> order.shape, sorted(order[:10].tolist()) == list(range(10))
+    ((12,), True)
+    """
+    if n < 1 or steps < 1 or batch_size < 1:
+        raise ValueError(
+            f"step_order needs n, steps and batch_size >= 1, got {n}, {steps}, "
+            f"{batch_size}"
+        )
+    rng = np.random.default_rng(seed)
+    need = steps * batch_size
+    passes = -(-need // n)
+    return np.concatenate([rng.permutation(n) for _ in range(passes)])[:need]
 
 
 def predict_scores(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
@@ -701,6 +749,7 @@ def run_comparison(
     pretrain_phantoms: int = 600,
     keep_scores: bool = False,
     progress="auto",
+    steps: int | None = None,
 ) -> list[dict]:
     """Train the same small CNN once per remedy and score each on the validation split.
 
@@ -730,6 +779,10 @@ def run_comparison(
         Report each method as it finishes, with elapsed time and an estimate of what
         is left (:mod:`cnnguide.progress`; in a notebook the display ends as one
         summary line). ``None`` is silent.
+    steps : int, optional
+        Train every model (and the SMOTE-on-features head, and the fine-tuning of
+        ``transfer``) for exactly this many optimiser steps, whatever the size of
+        its resampled set: equal training, not equal epochs. Default: ``epochs``.
 
     Returns
     -------
@@ -759,7 +812,7 @@ def run_comparison(
         if baseline is None:
             t0 = time.perf_counter()
             model = build_small_cnn(shape, seed=seed)
-            fit(model, X, y, epochs=epochs, seed=seed)
+            fit(model, X, y, epochs=epochs, seed=seed, steps=steps)
             baseline = (model, time.perf_counter() - t0)
         return baseline
 
@@ -800,7 +853,7 @@ def run_comparison(
             features = predict_scores_raw(encoder, X)
             Ft, yt = resample(features, y, "smote", seed)
             head = _build_head(Ft.shape[1], seed)
-            fit(head, Ft, yt, epochs=epochs * 3, seed=seed)
+            fit(head, Ft, yt, epochs=epochs * 3, seed=seed, steps=steps)
             scores = predict_scores(head, predict_scores_raw(encoder, x_val))
             seconds = time.perf_counter() - start + baseline_seconds
             n_used = Ft.shape[0]
@@ -811,7 +864,7 @@ def run_comparison(
         else:
             if model is None:
                 model = build_small_cnn(shape, seed=seed)
-            fit(model, Xt, yt, epochs=epochs, seed=seed, **kwargs)
+            fit(model, Xt, yt, epochs=epochs, seed=seed, steps=steps, **kwargs)
             scores = predict_scores(model, x_val)
             seconds = time.perf_counter() - start
             n_used = Xt.shape[0]
@@ -925,3 +978,120 @@ def format_table(
             )
         )
     return "\n".join(line.rstrip() for line in lines)
+
+
+def compare_over_seeds(
+    dataset,
+    seeds: Sequence[int],
+    methods: Sequence[str] | None = None,
+    *,
+    steps: int = 100,
+    n_train: int | None = 600,
+    min_recall: float = 0.95,
+    baseline: str = "none",
+    progress=None,
+) -> dict:
+    """:func:`run_comparison` under several seeds, at equal steps, with verdicts.
+
+    One run per seed is one sample: two seeds of one remedy can differ as much as
+    two remedies do. Each seed draws its own training subset, samplers, weights
+    and order; every model trains ``steps`` optimiser steps. Each model is scored
+    on the validation split by its ROC-AUC and by its specificity at the
+    operating point where recall first reaches ``min_recall`` (chosen on the same
+    validation scores: a point of the ROC curve, not a tuned threshold to report).
+    Each remedy is compared with ``baseline`` seed by seed
+    (:func:`cnnguide.metrics.paired_difference`) and given a verdict
+    (:func:`cnnguide.metrics.verdict`).
+
+    Parameters
+    ----------
+    dataset : cnnguide.data.Dataset
+    seeds : sequence of int
+        At least two.
+    methods : sequence of str, optional
+        Keys of :data:`METHODS` (default all); ``baseline`` is added when missing.
+    steps, n_train : int
+        Optimiser steps per model and the training subset per seed.
+    min_recall : float
+        Recall of the operating point for the specificity column.
+    baseline : str
+        The method every other is compared with.
+    progress : optional
+        Passed to :func:`run_comparison`.
+
+    Returns
+    -------
+    dict
+        ``runs``: one row per seed and method (``seed, method, roc_auc, pr_auc,
+        specificity, seconds, n_train, scores``); ``summary``: one row per method
+        with the mean and sd over seeds of ``roc_auc`` and ``specificity``, and,
+        for every method but the baseline, the paired difference in each
+        (``*_diff``, ``*_low``, ``*_high``) and its verdict (``*_verdict``:
+        "beats", "shows no clear difference from" or "trails").
+    """
+    from cnnguide.metrics import (
+        binary_metrics,
+        choose_threshold,
+        paired_difference,
+        seed_spread,
+        verdict,
+    )
+
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 2:
+        raise ValueError(f"compare_over_seeds needs at least 2 seeds, got {seeds}")
+    methods = list(METHODS) if methods is None else list(methods)
+    if baseline not in methods:
+        methods.insert(0, baseline)
+    y_val = np.asarray(dataset["val"].labels).reshape(-1)
+    runs = []
+    for s in seeds:
+        rows = run_comparison(
+            dataset,
+            methods,
+            seed=s,
+            n_train=n_train,
+            steps=steps,
+            keep_scores=True,
+            progress=progress,
+        )
+        for row in rows:
+            t = choose_threshold(y_val, row["scores"], min_recall=min_recall)
+            runs.append(
+                {
+                    "seed": s,
+                    "method": row["method"],
+                    "roc_auc": row["roc_auc"],
+                    "pr_auc": row["pr_auc"],
+                    "specificity": binary_metrics(y_val, row["scores"], t)[
+                        "specificity"
+                    ],
+                    "seconds": row["seconds"],
+                    "n_train": row["n_train"],
+                    "scores": row["scores"],
+                }
+            )
+    summary = []
+    for method in methods:
+        mine = [r for r in runs if r["method"] == method]
+        base = [r for r in runs if r["method"] == baseline]
+        entry = {"method": method, "seeds": len(mine)}
+        for key in ("roc_auc", "specificity"):
+            values = [r[key] for r in mine]
+            spread = seed_spread(values)
+            entry[f"{key}_mean"], entry[f"{key}_sd"] = spread["mean"], spread["sd"]
+            if method != baseline:
+                d = paired_difference(values, [r[key] for r in base])
+                entry[f"{key}_diff"] = d["mean"]
+                entry[f"{key}_low"], entry[f"{key}_high"] = d["low"], d["high"]
+                entry[f"{key}_verdict"] = verdict(d["low"], d["high"])
+        entry["seconds_mean"] = float(np.mean([r["seconds"] for r in mine]))
+        summary.append(entry)
+    return {
+        "runs": runs,
+        "summary": summary,
+        "steps": steps,
+        "n_train": n_train,
+        "min_recall": min_recall,
+        "baseline": baseline,
+    }

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import _results
 spec = importlib.util.spec_from_file_location(
     "robustness", ROOT / "benchmarks" / "robustness.py"
 )
