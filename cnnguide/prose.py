@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["glue", "glued", "glue_run"]
+__all__ = ["glue", "glued", "glue_run", "read_results", "stamp_sentence"]
 
 _VALUES: dict[str, Any] = {}
 _MARKUP = re.compile(r"[*_`$\[\]<>#|]")
@@ -146,3 +146,66 @@ def glue_run(dataset) -> dict:
     for name, value in run.items():
         glue(name, value)
     return run
+
+
+def read_results(name: str) -> dict:
+    """A stamped results file that a benchmark script wrote (``benchmarks/results``).
+
+    A chapter shows a figure too costly to compute in the build (five seeds of
+    every remedy, three seeds of every chapter) by reading it here, and says so
+    with :func:`stamp_sentence`.
+
+    Parameters
+    ----------
+    name : str
+        File name, e.g. ``"imbalance.json"``.
+
+    Returns
+    -------
+    dict
+        The file's content, with its ``stamp``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file is not in this checkout; the message names the command that
+        writes it.
+
+    Examples
+    --------
+    >>> read_results("no-such.json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: benchmarks/results/no-such.json is not in this checkout...
+    """
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    path = folder / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"benchmarks/results/{name} is not in this checkout: clone the "
+            "repository (the file ships with it) or run the benchmark that writes "
+            "it (make bench, or make robustness for robustness.json)"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def stamp_sentence(report: dict) -> str:
+    """Where a results file's figures come from, as one sentence for the page.
+
+    Examples
+    --------
+    >>> stamp_sentence({"stamp": {"command": "python b.py", "commit": "abc1234ff",
+    ...     "date": "2026-12-06T05:00:00+00:00",
+    ...     "machine": {"cpu": "Some CPU", "cores": 2}}})
+    'read from a results file written by `python b.py` (commit abc1234, 2026-12-06, Some CPU, 2 cores), not computed in this build'
+    """
+    s = report["stamp"]
+    machine = s.get("machine", {})
+    return (
+        f"read from a results file written by `{s['command']}` (commit "
+        f"{s['commit'][:7]}, {s['date'][:10]}, {machine.get('cpu', '?')}, "
+        f"{machine.get('cores', '?')} cores), not computed in this build"
+    )
