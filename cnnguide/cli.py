@@ -60,7 +60,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 _JUNK = {"thumbs.db", "desktop.ini", "__macosx"}
 
 #: Columns of the ``--csv`` table of ``predict`` (``evaluate`` adds ``truth``).
-CSV_COLUMNS = ("file", "probability", "label", "threshold", "model_version", "error")
+CSV_COLUMNS = (
+    "file",
+    "probability",
+    "label",
+    "threshold",
+    "model_version",
+    "warnings",
+    "error",
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -257,12 +265,15 @@ def _predict_files(predictor, files: list[Path], threshold: float | None):
 
     results, errors = [], []
     for path in files:
+        notes: list[str] = []
         try:
-            image = predictor.prepare(path.read_bytes(), str(path))
+            # A local file is limited by its pixels, not its bytes: an uncompressed
+            # DICOM of 30 MB is ordinary (the upload limit is for the web API).
+            image = predictor.prepare(path.read_bytes(), str(path), None, notes)
         except (DataError, OSError, ValueError) as exc:
             errors.append({"file": str(path), "error": _read_error(path, exc)})
             continue
-        results.append((path, image, predictor.predict(image, threshold)))
+        results.append((path, image, predictor.predict(image, threshold, notes)))
     return results, errors
 
 
@@ -280,11 +291,12 @@ def _write_csv(target: str, rows: list[dict], columns) -> None:
     if target == "-":
         write(sys.stdout)
         return
-    path = Path(target)
-    if path.parent != Path(""):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        write(handle)
+    from cnnguide.files import atomic_path
+
+    # Whole or not at all: a killed run leaves the earlier table, not half a one.
+    with atomic_path(Path(target)) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as handle:
+            write(handle)
 
 
 def _table_rows(results, errors, version: str, threshold: float) -> list[dict]:
@@ -295,6 +307,7 @@ def _table_rows(results, errors, version: str, threshold: float) -> list[dict]:
             "label": answer["label"],
             "threshold": answer["threshold"],
             "model_version": answer["model_version"],
+            "warnings": "; ".join(answer.get("warnings", [])),
             **({"truth": answer["truth"]} if "truth" in answer else {}),
         }
         for path, _, answer in results
@@ -735,8 +748,10 @@ def _save_gradcam(predictor, image, answer: dict, title: str, path: Path) -> Non
         ha="center",
         fontsize=6,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120, bbox_inches="tight")
+    from cnnguide.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
 
 
 def _cmd_predict(args) -> int:
@@ -756,6 +771,7 @@ def _cmd_predict(args) -> int:
             "file": str(path),
             "probability": answer["probability"],
             "label": answer["label"],
+            "warnings": answer["warnings"],
         }
         if outputs is not None:
             _save_gradcam(predictor, image, answer, path.name, outputs[index])
@@ -798,6 +814,8 @@ def _cmd_predict(args) -> int:
             if "gradcam" in entry:
                 line += f"  Grad-CAM: {entry['gradcam']}"
             print(line)
+            for warning in entry["warnings"]:
+                print(f"  warning: {warning}")
         if args.csv:
             print(f"table: {args.csv} ({len(predictions)} predictions)")
         if predictions:

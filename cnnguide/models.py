@@ -348,8 +348,12 @@ def build_small_cnn(
     return model
 
 
-def _default_batch_size(model, image_shape) -> int:
+def batch_budget(model, image_shape) -> int:
     """Images per forward pass: about 2**18 pixels, between 8 and 256 images.
+
+    The one budget of the package: :func:`predict_proba` and the web service's
+    micro-batcher (:mod:`cnnguide.deploy.service`) both use it, so a large
+    image or a model with test-time views never gets more images per pass.
 
     A test-time-augmentation ensemble (:mod:`cnnguide.ensemble`) runs every
     image as several views, so it gets fewer images per pass: its activations
@@ -417,7 +421,7 @@ def predict_proba(model, images, *, batch_size: int | None = None):
             "resize them (cnnguide.data.load_dataset(size=...)) first"
         )
     if batch_size is None:
-        batch_size = _default_batch_size(model, x.shape[1:3])
+        batch_size = batch_budget(model, x.shape[1:3])
     with warnings.catch_warnings():
         # Keras warns that a named input receives a bare array; the array is that input.
         warnings.filterwarnings(

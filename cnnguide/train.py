@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -38,6 +39,7 @@ import numpy as np
 
 import cnnguide
 from cnnguide import metrics as _metrics
+from cnnguide import files as _files
 from cnnguide import models as _models
 from cnnguide.images import as_model_input
 from cnnguide.models import predict_proba
@@ -59,6 +61,13 @@ LOG_FILE = "log.csv"
 BEST_FILE = "best.weights.h5"
 BACKUP_DIR = "backup"
 MEMBERS_DIR = "members"
+#: The weights a finished ``fit`` chose, and a marker saying so: a run killed
+#: between ``fit`` and the final save resumes from them instead of training again.
+FITTED_FILE = "fitted.weights.h5"
+FIT_DONE_FILE = "fit_done.json"
+#: Environment variables of the fault-injection hooks (see :func:`_phase`).
+PHASE_FILE_VARIABLE = "CNNGUIDE_PHASE_FILE"
+PHASE_PAUSE_VARIABLE = "CNNGUIDE_PHASE_PAUSE"
 
 #: Named recipes for :meth:`TrainConfig.preset`. ``"best"`` is the ensemble whose every
 #: choice was made on the validation split; ``benchmarks/search_recipes.py`` prints the
@@ -368,8 +377,34 @@ def _json_default(value):
     raise TypeError(f"cannot store {type(value).__name__} in a model card")
 
 
+def _phase(name: str) -> None:
+    """A named point of a run, announced for fault-injection tests.
+
+    When ``CNNGUIDE_PHASE_FILE`` names a file, the phase's name is appended to
+    it (and flushed to disk) as the run reaches it; when ``CNNGUIDE_PHASE_PAUSE``
+    equals the name, the run then waits there, so that a test can kill it at
+    exactly that point and judge what a rerun makes of the pieces. Outside such
+    tests neither variable is set and this does nothing.
+    """
+    path = os.environ.get(PHASE_FILE_VARIABLE)
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    if os.environ.get(PHASE_PAUSE_VARIABLE) == name:
+        while True:  # the test's SIGKILL ends this
+            time.sleep(0.1)
+
+
 def save(model, card: dict, out_dir) -> Path:
-    """Write ``out_dir/model.keras`` and ``out_dir/model_card.json``.
+    """Write ``out_dir/model.keras`` and ``out_dir/model_card.json``, each whole.
+
+    Each file is written to a temporary name and renamed
+    (:mod:`cnnguide.files`), the model first; the card records the model
+    file's sha256 (``model_sha256``), so that :func:`load` can refuse a model
+    and a card that a killed save left from two different runs.
 
     Parameters
     ----------
@@ -394,9 +429,13 @@ def save(model, card: dict, out_dir) -> Path:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model.save(out_dir / MODEL_FILE)
+    model_path = out_dir / MODEL_FILE
+    with _files.atomic_path(model_path, suffix=".keras") as tmp:
+        model.save(tmp)
+    card = {**card, "model_sha256": _files.sha256_of(model_path)}
+    _phase("model_saved")
     text = json.dumps(card, indent=2, default=_json_default, allow_nan=True)
-    (out_dir / CARD_FILE).write_text(text + "\n", encoding="utf-8")
+    _files.write_text(out_dir / CARD_FILE, text + "\n")
     return out_dir
 
 
@@ -459,6 +498,15 @@ def load(path) -> tuple[Any, dict]:
         card = json.loads(card_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"could not parse the model card {card_path}: {exc}") from exc
+    expected = card.get("model_sha256")
+    if expected is not None and expected != _files.sha256_of(model_path):
+        raise ValueError(
+            f"{model_path} is not the model its card {card_path.name} describes (the "
+            "card records another sha256): a save was interrupted between the two "
+            "files, so the threshold and metrics may belong to another model. Run the "
+            "training again in this folder (cnnguide train --out with the same folder "
+            "resumes), or restore both files from the same copy."
+        )
     return model, card
 
 
@@ -667,6 +715,7 @@ def train(
         )
     seconds = sum(run["training_seconds"] for run in runs)
 
+    _phase("fit_done")
     reporter.status("scoring validation and test, bootstrap intervals ...", force=True)
     scores = {name: predict_proba(model, splits[name][0]) for name in ("val", "test")}
     y_val, y_test = splits["val"][1], splits["test"][1]
@@ -746,7 +795,8 @@ def train(
         result_dir = None
     else:
         save(model, card, work)
-        (work / BEST_FILE).unlink(missing_ok=True)
+        card["model_sha256"] = _files.sha256_of(work / MODEL_FILE)  # as saved
+        _forget_fit(work)  # only now: the model and its card are safely on disk
         result_dir = work
     return TrainResult(
         model=model, history=history, card=card, out_dir=result_dir, scores=scores
@@ -763,8 +813,15 @@ def _fit_members(config: TrainConfig, splits: dict, work: Path, *, mode, **optio
         folder = work / MEMBERS_DIR / f"member_{k}"
         done = (folder / MODEL_FILE).is_file() and not (folder / BACKUP_DIR).exists()
         if done:
-            model, run = load(folder)
-            done = run.pop("config", None) == member.to_dict()  # not an older run's
+            try:
+                model, run = load(folder)
+            except (FileNotFoundError, ValueError):
+                # a model without its card (or not the card's model): the save was
+                # interrupted, so this member is trained again, not trusted
+                done = False
+            else:
+                run.pop("model_sha256", None)
+                done = run.pop("config", None) == member.to_dict()  # not an older run's
         if not done:
             title = f"train member {k + 1}/{config.members}"
             reporter = _progress.Progress(mode, title=title)
@@ -779,7 +836,7 @@ def _fit_members(config: TrainConfig, splits: dict, work: Path, *, mode, **optio
                 f"validation AUC {run['val_auc']:.3f}"
             )
             save(model, {**run, "config": member.to_dict()}, folder)
-            (folder / BEST_FILE).unlink(missing_ok=True)
+            _forget_fit(folder)
         for key, values in _read_log(folder / LOG_FILE).items():
             history.setdefault(key, []).extend(values)
         history.setdefault("member", []).extend([k] * run["epochs_run"])
@@ -817,12 +874,22 @@ def _fit(
     log_path = work / LOG_FILE
     best_path = work / BEST_FILE
     resuming = backup.is_dir() and any(backup.iterdir())
+    finished = _finished_fit(work, config) if resuming else None
+    if finished is not None:  # killed after fit, before the final save: no retraining
+        with strategy.scope() if strategy is not None else _null_scope():
+            model = _build_model(config, input_shape)
+        model.load_weights(work / FITTED_FILE)
+        return model, _read_log(log_path), finished
+    if resuming:
+        _check_backup(backup)
     if not resuming:  # a fresh run: forget the logs of an earlier, finished one
         for stale in (log_path, best_path):
             stale.unlink(missing_ok=True)
+    resumed_at = _backup_epochs(backup) if resuming else None
+    if resuming:
+        _align_log(log_path, resumed_at)
     previous = _read_log(log_path) if resuming else {}
     best_so_far = max(previous.get("val_auc", []), default=None)
-    n_previous = len(previous.get("epoch", []))
     elapsed_before = float(previous["elapsed"][-1]) if previous.get("elapsed") else 0.0
 
     x_train, y_train = splits["train"]
@@ -857,7 +924,8 @@ def _fit(
     # averaged weights in for the checkpoint and early stopping (and validation).
     builtin = [
         _Elapsed(),
-        keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
+        # Kept after fit: deleted only once the final model and card are saved.
+        keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=False),
     ]
     if config.ema > 0:
         builtin.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
@@ -879,6 +947,7 @@ def _fit(
             **watch,
         ),
         keras.callbacks.CSVLogger(str(log_path), append=True),
+        _PhaseAtEpochEnd(),  # last: "epoch_end:n" means epoch n is fully recorded
     ]
     fit = model.fit(
         train_ds,
@@ -900,9 +969,97 @@ def _fit(
         "epochs_run": len(history.get("epoch", fit.history.get("loss", []))),
         "best_epoch": _best_epoch(history),
         "training_seconds": round(seconds, 2),
-        "resumed_after_epoch": n_previous if resuming else None,
+        "resumed_after_epoch": resumed_at if resuming else None,
     }
+    # The chosen weights and a marker, each whole: a kill from here to the final
+    # save resumes with these weights instead of training again.
+    with _files.atomic_path(work / FITTED_FILE, suffix=".weights.h5") as tmp:
+        model.save_weights(tmp)
+    _files.write_text(
+        work / FIT_DONE_FILE,
+        json.dumps({"run": run, "config": config.to_dict()}, default=_json_default),
+    )
     return model, history, run
+
+
+class _PhaseAtEpochEnd:
+    """Keras callback announcing ``epoch_end:<n>`` (1-based) to :func:`_phase`."""
+
+    def __new__(cls):
+        import keras
+
+        class PhaseAtEpochEnd(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                _phase(f"epoch_end:{epoch + 1}")
+
+        return PhaseAtEpochEnd()
+
+
+def _finished_fit(work: Path, config) -> dict | None:
+    """The run summary of a fit that finished in ``work`` with ``config``, or None."""
+    marker, weights = work / FIT_DONE_FILE, work / FITTED_FILE
+    if not (marker.is_file() and weights.is_file()):
+        return None
+    try:
+        saved = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return saved["run"] if saved.get("config") == config.to_dict() else None
+
+
+def _check_backup(backup: Path) -> None:
+    """Refuse a crash backup that cannot be read, with the folder to delete."""
+    fix = (
+        f"delete the folder {backup} to start this run again from epoch 0 (the "
+        "log and the best weights so far are then replaced)"
+    )
+    for path in sorted(backup.rglob("*")):
+        if path.suffix == ".h5":
+            import h5py
+
+            try:
+                with h5py.File(path, "r"):
+                    pass
+            except OSError as exc:
+                raise RuntimeError(
+                    f"the crash backup {path} is damaged ({exc}); {fix}"
+                ) from exc
+        elif path.suffix == ".json":
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise RuntimeError(
+                    f"the crash backup {path} is damaged ({exc}); {fix}"
+                ) from exc
+
+
+def _backup_epochs(backup: Path) -> int:
+    """Epochs the crash backup has finished (Keras's ``training_metadata.json``)."""
+    meta = backup / "training_metadata.json"
+    try:
+        return int(json.loads(meta.read_text(encoding="utf-8"))["epoch"])
+    except (OSError, KeyError, ValueError, json.JSONDecodeError):
+        return 0
+
+
+def _align_log(log_path: Path, epochs: int) -> None:
+    """Keep the log's rows of the epochs the backup finished, and no more.
+
+    A kill can fall between the CSV row of an epoch and its backup; the resumed
+    run trains that epoch again, so its earlier row must go (rewritten whole).
+    """
+    if not log_path.is_file():
+        return
+    lines = log_path.read_text(encoding="utf-8").splitlines(keepends=True)
+    if len(lines) > 1 + epochs:
+        _files.write_text(log_path, "".join(lines[: 1 + epochs]))
+
+
+def _forget_fit(work: Path) -> None:
+    """Remove a finished run's backup, best and fitted weights, and marker."""
+    shutil.rmtree(work / BACKUP_DIR, ignore_errors=True)
+    for name in (BEST_FILE, FITTED_FILE, FIT_DONE_FILE):
+        (work / name).unlink(missing_ok=True)
 
 
 def _best_epoch(history: dict) -> int | None:

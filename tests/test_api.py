@@ -70,7 +70,7 @@ def test_predict_threshold_query(client):
     "name, data, status, match",
     [
         ("empty.png", b"", 400, "empty"),
-        ("notes.png", b"plain text, not an image", 422, "not a PNG or JPEG"),
+        ("notes.png", b"plain text, not an image", 415, "not a PNG or JPEG"),
         (
             "photo.png",
             png_bytes((40, 40), (200, 30, 30), "RGB"),
@@ -204,7 +204,7 @@ def test_real_server_on_loopback(model_dir, tmp_path):
             files={"file": ("x.png", b"nope", "image/png")},
             timeout=30,
         )
-        assert bad.status_code == 422 and "not a PNG or JPEG" in bad.json()["detail"]
+        assert bad.status_code == 415 and "not a PNG or JPEG" in bad.json()["detail"]
     finally:
         stop_process(server)
         log.close()

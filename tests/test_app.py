@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 import cnnguide
 import cnnguide.deploy.app as app_module
+from cnnguide.deploy import service
 from cnnguide import cli
 from servers import free_port, stop_process, wait_for
 from tiny_models import png_bytes, save_tiny_model
@@ -256,7 +257,7 @@ def test_dicom_lateral_and_adult_are_flagged():
     ds.ViewPosition, ds.PatientAge = "LL", "045Y"
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
-    found = app_module.upload_warnings(buf.getvalue(), "x.dcm", 28)
+    found = service.upload_warnings(buf.getvalue(), "x.dcm", 28)
     assert any("lateral" in w for w in found) and any("aged 45" in w for w in found)
     assert pydicom is not None
 

@@ -600,6 +600,7 @@ def test_predict_folder_recurses_skips_and_writes_a_table(model_dir, tmp_path, c
         "label",
         "threshold",
         "model_version",
+        "warnings",
         "error",
     ]
     assert [r["file"] for r in rows] == [str(dark), str(bright), str(broken)]
@@ -626,7 +627,7 @@ def test_predict_csv_to_stdout(model_dir, tmp_path, capsys):
     image = _png(tmp_path / "x.png", 240)
     assert cli.main(["predict", str(model_dir), str(image), "--csv", "-"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "file,probability,label,threshold,model_version,error"
+    assert lines[0] == "file,probability,label,threshold,model_version,warnings,error"
     assert (
         lines[1].startswith(f"{image},") and ",pneumonia,0.5,tiny_test_cnn-" in lines[1]
     )

@@ -87,13 +87,13 @@ def test_ensemble_is_the_mean_over_members_and_views():
 
 
 def test_views_shrink_the_default_batch_but_not_the_scores():
-    from cnnguide.models import _default_batch_size
+    from cnnguide.models import batch_budget
 
     parts = [build_small_cnn((28, 28, 1), seed=s, dropout=0.0) for s in (0, 1)]
     model = build_ensemble(parts, tta=True)
     n_views = len(view_transforms())
-    assert _default_batch_size(parts[0], (28, 28)) == 256
-    assert _default_batch_size(model, (28, 28)) == 2**18 // (28 * 28 * n_views)
+    assert batch_budget(parts[0], (28, 28)) == 256
+    assert batch_budget(model, (28, 28)) == 2**18 // (28 * 28 * n_views)
     x = np.random.default_rng(3).random((300, 28, 28, 1)).astype(np.float32)
     np.testing.assert_allclose(
         predict_proba(model, x), predict_proba(model, x, batch_size=300), atol=1e-6

@@ -9,6 +9,8 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+
+from cnnguide import files
 import pytest
 
 import keras  # noqa: E402
@@ -137,7 +139,11 @@ def test_same_seed_same_metrics(trained, data):
 def test_save_load_round_trip(trained, data, tmp_path):
     folder = save(trained.model, trained.card, tmp_path / "copy")
     model, card = load(folder)
-    assert card == json.loads(json.dumps(trained.card))
+    # the card names the model file it was saved with, byte for byte
+    assert card.pop("model_sha256") == files.sha256_of(folder / "model.keras")
+    expected = json.loads(json.dumps(trained.card))
+    expected.pop("model_sha256", None)
+    assert card == expected
     images = data["test"].images[:16]
     assert np.allclose(
         predict_proba(model, images), predict_proba(trained.model, images), atol=1e-6

@@ -42,6 +42,7 @@ from cnnguide.data.containers import (
     DataNotFoundError,
     Dataset,
     ImageError,
+    NotAnImageError,
     PhantomDataWarning,
     Split,
 )
@@ -72,6 +73,7 @@ for _error in (
     DataNotFoundError,
     CorruptDataError,
     ImageError,
+    NotAnImageError,
     PhantomDataWarning,
 ):
     _error.__module__ = __name__
@@ -82,6 +84,7 @@ __all__ = [
     "DataNotFoundError",
     "CorruptDataError",
     "ImageError",
+    "NotAnImageError",
     "PhantomDataWarning",
     "Split",
     "Dataset",

@@ -43,6 +43,10 @@ class ImageError(DataError, ValueError):
     """An image cannot be used: unreadable, not an image, too large, or not an X-ray."""
 
 
+class NotAnImageError(ImageError):
+    """The content is no image format the loader reads (PNG, JPEG, DICOM)."""
+
+
 class PhantomDataWarning(UserWarning):
     """Synthetic phantoms stand in for chest X-rays (see :attr:`Dataset.notice`)."""
 

@@ -209,10 +209,15 @@ def load_image_folder(
                         labels.append(k)
                         names.append(f.name)
                         continue
-                    except DataError as exc:
+                    except (DataError, OSError) as exc:
+                        # OSError: a file that vanished or cannot be opened (permission)
                         if on_error == "raise":
                             raise
-                        reason = str(exc)
+                        reason = (
+                            str(exc)
+                            if isinstance(exc, DataError)
+                            else f"cannot be read ({type(exc).__name__}: {exc})"
+                        )
                 elif on_error == "raise":
                     raise ImageError(
                         f"{f}: {reason}; remove it, or pass on_error='skip'."

@@ -16,9 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnguide.data.containers import DataError, DataNotFoundError, ImageError
+from cnnguide.data.containers import (
+    DataError,
+    DataNotFoundError,
+    ImageError,
+    NotAnImageError,
+)
 
-__all__ = ["load_image", "MAX_PIXELS", "COLOUR_SATURATION_THRESHOLD"]
+__all__ = ["load_image", "MAX_PIXELS", "MAX_ASPECT", "COLOUR_SATURATION_THRESHOLD"]
 
 #: Largest image (width x height) the loaders decode: a guard against
 #: decompression bombs, small files that declare gigapixel images.
@@ -38,28 +43,57 @@ def _describe(source) -> str:
     return f"<{len(source)} bytes>" if hasattr(source, "__len__") else "<image bytes>"
 
 
-def _to_grey_float(im, name: str, allow_colour: bool) -> np.ndarray:
-    """Any PIL mode -> (H, W) float32 in [0, 1], keeping 16-bit precision."""
+def _sixteen_bit_top(a: np.ndarray, name: str, notes: list) -> float:
+    """The value that maps to white in a 16-bit image: 65535, unless fewer bits are used.
+
+    A 12-bit detector's values saved in a 16-bit file end at 4095: divided by
+    65535 the film would be nearly black. When every value stays below 4096
+    the image is taken for 12-bit data (below 256, for 8-bit), and a note says so.
+    """
+    top = float(a.max()) if a.size else 0.0
+    for bits in (8, 12):
+        if 0 < top < 2**bits:
+            notes.append(
+                f"{name} is a 16-bit image whose values all stay below {2**bits}: "
+                f"read as {bits}-bit data (white = {2**bits - 1}), not as nearly "
+                "black 16-bit data"
+            )
+            return float(2**bits - 1)
+    return 65535.0
+
+
+def _to_grey_float(im, name: str, allow_colour: bool, notes: list) -> np.ndarray:
+    """Any PIL mode -> (H, W) float32 in [0, 1], keeping 16-bit precision.
+
+    float32 throughout (exact for 16-bit integers): a large upload must not
+    cost float64 copies.
+    """
 
     mode = im.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        a = np.asarray(im, dtype=np.float64) / 65535.0
+        a = np.asarray(im, dtype=np.float32)
+        a = a / np.float32(_sixteen_bit_top(a, name, notes))
     elif mode == "I":
-        a = np.asarray(im, dtype=np.float64)
+        a = np.asarray(im, dtype=np.float32)
         # 16-bit PNGs may open as 32-bit "I"; their values still fit 0..65535.
-        top = 65535.0 if a.min() >= 0 and a.max() <= 65535 else None
-        a = a / top if top else (a - a.min()) / max(a.max() - a.min(), 1e-12)
+        if a.min() >= 0 and a.max() <= 65535:
+            a = a / np.float32(_sixteen_bit_top(a, name, notes))
+        else:
+            a = (a - a.min()) / max(float(a.max() - a.min()), 1e-12)
     elif mode == "F":
-        a = np.asarray(im, dtype=np.float64)
+        a = np.asarray(im, dtype=np.float32)
+        if not np.isfinite(a).all():
+            raise ImageError(
+                f"{name} holds NaN or infinite pixel values; export it again as an "
+                "8- or 16-bit PNG"
+            )
         if a.min() < 0 or a.max() > 1:
-            a = (a - a.min()) / max(a.max() - a.min(), 1e-12)
+            a = (a - a.min()) / max(float(a.max() - a.min()), 1e-12)
     elif mode in ("L", "1"):
-        a = np.asarray(im.convert("L"), dtype=np.float64) / 255.0
-    elif mode == "LA":
-        a = np.asarray(im.getchannel("L"), dtype=np.float64) / 255.0
-    else:  # RGB, RGBA, P, CMYK, YCbCr, ...: through RGB, alpha dropped
-        if mode == "P" and "transparency" in im.info:
-            im = im.convert("RGBA")
+        a = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    elif mode in ("LA", "RGBA", "PA") or (mode == "P" and "transparency" in im.info):
+        a = _flatten_alpha(im, name, allow_colour, notes)
+    else:  # RGB, CMYK, YCbCr, ...: through RGB
         rgb = im.convert("RGB")
         if not allow_colour:
             sat = _mean_saturation(rgb)
@@ -69,8 +103,37 @@ def _to_grey_float(im, name: str, allow_colour: bool) -> np.ndarray:
                     f"(mean saturation {sat:.2f} > {COLOUR_SATURATION_THRESHOLD}). "
                     "Use a greyscale radiograph, or pass allow_colour=True to load it anyway."
                 )
-        a = np.asarray(rgb.convert("L"), dtype=np.float64) / 255.0
+        a = np.asarray(rgb.convert("L"), dtype=np.float32) / 255.0
     return np.clip(a, 0.0, 1.0).astype(np.float32)
+
+
+def _flatten_alpha(im, name: str, allow_colour: bool, notes: list) -> np.ndarray:
+    """An image with an alpha channel, laid on black (an X-ray's empty background).
+
+    Transparent pixels hide a colour of their own, which differs from one
+    program to the next; flattened onto black, the answer no longer depends on it.
+    """
+    from PIL import Image
+
+    rgba = im.convert("RGBA")
+    alpha = np.asarray(rgba.getchannel("A"))
+    if alpha.min() < 255:
+        notes.append(
+            f"{name} has transparent pixels ({np.mean(alpha < 255):.0%} of the "
+            "image): laid on black, as an X-ray's background is; export it without "
+            "transparency to be sure of what the model sees"
+        )
+    black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+    rgb = Image.alpha_composite(black, rgba).convert("RGB")
+    if not allow_colour:
+        sat = _mean_saturation(rgb)
+        if sat > COLOUR_SATURATION_THRESHOLD:
+            raise ImageError(
+                f"{name} looks like a colour photograph, not a chest X-ray "
+                f"(mean saturation {sat:.2f} > {COLOUR_SATURATION_THRESHOLD}). "
+                "Use a greyscale radiograph, or pass allow_colour=True to load it anyway."
+            )
+    return np.asarray(rgb.convert("L"), dtype=np.float32) / 255.0
 
 
 def _mean_saturation(rgb) -> float:
@@ -90,8 +153,19 @@ def _centre_square(a: np.ndarray) -> np.ndarray:
     return a[top : top + s, left : left + s]
 
 
+#: A chest film is roughly square; past this ratio of its sides an image is
+#: refused, since the model would see only a sliver of it.
+MAX_ASPECT = 3.0
+
+
 def _read_image(
-    source, size, *, name: str, allow_colour: bool, max_pixels: int
+    source,
+    size,
+    *,
+    name: str,
+    allow_colour: bool,
+    max_pixels: int,
+    notes: list | None = None,
 ) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -107,6 +181,14 @@ def _read_image(
             raise ImageError(
                 f"{path} is an empty (zero-byte) file; replace it with a PNG, JPEG or DICOM image."
             )
+        try:
+            with open(path, "rb"):
+                pass
+        except PermissionError as exc:
+            raise ImageError(
+                f"{path} cannot be read (permission denied); check its permissions, "
+                "or copy it somewhere this user may read."
+            ) from exc
         opener = path
     else:
         data = bytes(source)
@@ -116,8 +198,9 @@ def _read_image(
             )
         opener = io.BytesIO(data)
 
-    if _is_dicom(source, name):
-        a = _read_dicom(opener, name, max_pixels)
+    notes = [] if notes is None else notes
+    if _is_dicom(source, name, notes):
+        a = _read_dicom(opener, name, max_pixels, notes)
         return _fit(a, size, name)
 
     fix = "re-export or re-download it as PNG or JPEG, or remove it"
@@ -132,11 +215,24 @@ def _read_image(
                         f"of {max_pixels:,} (a guard against decompression bombs); "
                         "downscale it first, or raise max_pixels if you trust it."
                     )
+                if max(w, h) > MAX_ASPECT * min(w, h):
+                    raise ImageError(
+                        f"{name} is {w}x{h} pixels, far from a chest film's shape (a "
+                        f"side more than {MAX_ASPECT:g} times the other): the model "
+                        "would see only its centre square. Crop it to the chest first."
+                    )
+                frames = int(getattr(im, "n_frames", 1) or 1)
+                if frames > 1:
+                    notes.append(
+                        f"{name} holds {frames} pictures (an animation or a "
+                        "multi-picture file): only the first was used"
+                    )
                 if size is not None and im.format in ("JPEG", "MPO"):
                     im.draft(im.mode, (size, size))  # decode at a reduced scale: fast
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                a = _to_grey_float(im, name, allow_colour)
+                im = _reduce(im, size)
+                a = _to_grey_float(im, name, allow_colour, notes)
         except DataError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -145,7 +241,7 @@ def _read_image(
                 "decompression bombs; downscale it first."
             ) from exc
         except UnidentifiedImageError as exc:
-            raise ImageError(
+            raise NotAnImageError(
                 f"{name} is not a PNG or JPEG image that can be read (unrecognised content, no DICOM marker either); "
                 f"{fix}."
             ) from exc
@@ -155,6 +251,24 @@ def _read_image(
             ) from exc
 
     return _fit(a, size, name)
+
+
+def _reduce(im, size):
+    """Shrink a large decoded image by an integer factor before any float copy.
+
+    Kept at least twice the model's side, so the final resize still averages;
+    a 5000 x 5000 upload for a 28-pixel model then never becomes a float image
+    of 25 million pixels.
+    """
+    if size is None:
+        return im
+    factor = min(im.size) // (2 * size)
+    if factor < 2:
+        return im
+    try:
+        return im.reduce(factor)
+    except (ValueError, NotImplementedError):  # a mode reduce() does not take
+        return im
 
 
 def _fit(a: np.ndarray, size: int | None, name: str) -> np.ndarray:
@@ -179,16 +293,29 @@ def _fit(a: np.ndarray, size: int | None, name: str) -> np.ndarray:
     return np.ascontiguousarray(np.clip(sq, 0.0, 1.0), dtype=np.float32)
 
 
-def _is_dicom(source, name: str) -> bool:
-    """A ``.dcm``/``.dicom`` name, or the ``DICM`` marker at byte 128 of the content."""
-    if name.lower().endswith(_DICOM_SUFFIXES):
-        return True
+_IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG"}
+
+
+def _is_dicom(source, name: str, notes: list | None = None) -> bool:
+    """The ``DICM`` marker at byte 128, or a ``.dcm``/``.dicom`` name on content
+    that is not plainly a PNG or JPEG (a PNG renamed ``.dcm`` is read as PNG)."""
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as f:
             head = f.read(132)
     else:
         head = bytes(source[:132])
-    return head[128:132] == b"DICM"
+    if head[128:132] == b"DICM":
+        return True
+    if not name.lower().endswith(_DICOM_SUFFIXES):
+        return False
+    for magic, kind in _IMAGE_MAGIC.items():
+        if head.startswith(magic):
+            if notes is not None:
+                notes.append(
+                    f"{name} is named like a DICOM file but is a {kind} image: read as {kind}"
+                )
+            return False
+    return True
 
 
 def _output_range(ds) -> tuple[float, float]:
@@ -221,7 +348,31 @@ def _output_range(ds) -> tuple[float, float]:
     return low, high
 
 
-def _read_dicom(opener, name: str, max_pixels: int) -> np.ndarray:
+_DICOM_NUMBER_TAGS = ("RescaleSlope", "RescaleIntercept", "WindowCenter", "WindowWidth")
+
+
+def _check_dicom_numbers(ds, name: str) -> None:
+    """Refuse NaN or infinite rescale and window tags: they blank the whole image."""
+    for tag in _DICOM_NUMBER_TAGS:
+        value = ds.get(tag)
+        if value is None:
+            continue
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            values = [value]
+        else:
+            values = list(value)  # a multi-valued window: every one must be finite
+        try:
+            finite = all(np.isfinite(float(v)) for v in values)
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:
+            raise ImageError(
+                f"{name} has a {tag} of {value!r}, which is not a finite number; "
+                f"fix or remove the {tag} tag (or export the image as PNG)"
+            )
+
+
+def _read_dicom(opener, name: str, max_pixels: int, notes: list) -> np.ndarray:
     """One greyscale DICOM frame -> (H, W) float32 in [0, 1], as a viewer shows it.
 
     The modality LUT (rescale slope/intercept) and the VOI LUT or window
@@ -259,6 +410,13 @@ def _read_dicom(opener, name: str, max_pixels: int) -> np.ndarray:
                 f"{name} is a {photometric} DICOM with {frames} frame(s); a chest "
                 "X-ray is one greyscale (MONOCHROME1/2) frame: export that frame."
             )
+        _check_dicom_numbers(ds, name)
+        modality = str(ds.get("Modality", "") or "").upper()
+        if modality in ("CT", "MR", "PT", "NM", "US"):
+            notes.append(
+                f"{name} is a {modality} image, not a radiograph (CR/DX): the model "
+                "was trained on chest X-rays only"
+            )
         pixels = ds.pixel_array
         values = apply_modality_lut(pixels, ds)
         windowed = "VOILUTSequence" in ds or "WindowCenter" in ds
@@ -268,19 +426,51 @@ def _read_dicom(opener, name: str, max_pixels: int) -> np.ndarray:
     except DataError:
         raise
     except ImportError as exc:  # a compressed transfer syntax without its decoder
-        raise ImageError(
-            f"{name} uses a compressed DICOM transfer syntax that needs an extra "
-            f"decoder ({exc}); install it (e.g. pylibjpeg) or export it uncompressed."
-        ) from exc
+        raise ImageError(_no_decoder(name, exc)) from exc
     except Exception as exc:  # pydicom raises many types for broken files
+        if _is_missing_decoder(exc):  # pydicom 3 says so with a RuntimeError
+            raise ImageError(_no_decoder(name, exc)) from exc
         raise ImageError(
             f"{name} is not a readable DICOM image ({type(exc).__name__}: {exc}); {fix}."
         ) from exc
-    a = (np.asarray(values, dtype=np.float64) - low) / max(high - low, 1e-12)
+    values = np.asarray(values, dtype=np.float32)
+    if not windowed and high - low >= 2**13 and 0 < values.max() - low < 2**12:
+        notes.append(
+            f"{name} declares {int(ds.get('BitsStored') or 16)} bits per pixel but "
+            "every value fits in 12: scaled by the 12-bit range, not shown nearly black"
+        )
+        high = low + 2**12 - 1
+    a = (values - np.float32(low)) / np.float32(max(high - low, 1e-12))
+    if not np.isfinite(a).all():
+        raise ImageError(
+            f"{name} gives NaN or infinite values after its rescale and window "
+            f"tags; {fix}."
+        )
     a = np.clip(a, 0.0, 1.0)
-    if photometric == "MONOCHROME1":
-        a = 1.0 - a  # MONOCHROME1 stores bone dark: flip to the usual look
+    inverse = str(ds.get("PresentationLUTShape", "") or "").upper() == "INVERSE"
+    if inverse:
+        notes.append(
+            f"{name} asks for an inverted display (PresentationLUTShape INVERSE): shown inverted, as its viewer would"
+        )
+    if (photometric == "MONOCHROME1") != inverse:
+        a = 1.0 - a  # MONOCHROME1 (or an INVERSE display) stores bone dark
     return a.astype(np.float32)
+
+
+def _is_missing_decoder(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(
+        word in text for word in ("decod", "plugin", "handler", "transfer syntax")
+    )
+
+
+def _no_decoder(name: str, exc: BaseException) -> str:
+    return (
+        f"{name} uses a compressed DICOM transfer syntax that needs an extra decoder "
+        f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); install one "
+        "(pip install pylibjpeg pylibjpeg-libjpeg, or pillow for JPEG) or export the "
+        "image uncompressed."
+    )
 
 
 def load_image(
@@ -290,6 +480,7 @@ def load_image(
     allow_colour: bool = False,
     max_pixels: int = MAX_PIXELS,
     name: str | None = None,
+    notes: list | None = None,
 ) -> np.ndarray:
     """Read one PNG, JPEG or DICOM image (a path, or its bytes) as greyscale.
 
@@ -328,6 +519,11 @@ def load_image(
     name : str, optional
         What messages call the image (e.g. the uploaded file's name); by
         default the path, or ``<N bytes>``.
+    notes : list, optional
+        Receives one sentence per thing the loader did that a user should know
+        (12-bit data in a 16-bit file, transparency laid on black, an inverted
+        DICOM display, a CT slice, several frames, a PNG named ``.dcm``). The
+        prediction service returns them as warnings with every answer.
 
     Returns
     -------
@@ -370,4 +566,5 @@ def load_image(
         name=name or _describe(source),
         allow_colour=allow_colour,
         max_pixels=max_pixels,
+        notes=notes,
     )

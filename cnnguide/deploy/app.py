@@ -21,7 +21,6 @@ This is teaching material, not a diagnostic device.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import signal
 import subprocess
@@ -42,7 +41,6 @@ __all__ = [
     "card_table",
     "metrics_table",
     "training_notice",
-    "upload_warnings",
     "current_threshold",
     "N_SAMPLES",
 ]
@@ -234,95 +232,6 @@ def training_notice(card: dict, size: int) -> str:
     )
 
 
-def upload_warnings(data: bytes, filename: str, size: int) -> list[str]:
-    """Ways an upload looks unlike the training images (greyscale, square, large).
-
-    The image is still predicted: these are warnings, not errors (an unreadable file
-    is refused by :func:`cnnguide.deploy.service.read_upload` instead).
-
-    Parameters
-    ----------
-    data : bytes
-        The uploaded file.
-    filename : str
-    size : int
-        The model's input side.
-
-    Returns
-    -------
-    list of str
-        Empty when nothing looks odd.
-
-    Examples
-    --------
-    >>> import io
-    >>> from PIL import Image
-    >>> buf = io.BytesIO(); Image.new("L", (900, 300), 90).save(buf, "PNG")
-    >>> [w.split(":")[0] for w in upload_warnings(buf.getvalue(), "wide.png", 28)]
-    ['wide.png is 900 × 300 pixels, far from square']
-    """
-    warnings_: list[str] = []
-    width = height = None
-    saturation = 0.0
-    dicom = data[128:132] == b"DICM" or filename.lower().endswith((".dcm", ".dicom"))
-    if dicom:
-        try:
-            import pydicom
-
-            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
-        except Exception:  # unreadable: the service's error says why
-            return []
-        width, height = ds.get("Columns"), ds.get("Rows")
-        view = str(ds.get("ViewPosition", "") or "").upper()
-        if view in ("LL", "RL", "LAT", "LATERAL", "LLD", "RLD"):
-            warnings_.append(
-                f"{filename} is a lateral view ({view}): the model was trained on "
-                "frontal films only."
-            )
-        age = str(ds.get("PatientAge", "") or "")
-        if age[:3].isdigit() and age.endswith("Y") and int(age[:3]) >= 16:
-            warnings_.append(
-                f"{filename} is of a patient aged {int(age[:3])}: the model was "
-                "trained on children aged 1 to 5."
-            )
-    else:
-        from PIL import Image
-
-        try:
-            with Image.open(io.BytesIO(data)) as im:
-                width, height = im.size
-                if im.mode not in ("L", "LA", "1", "I", "F") and not im.mode.startswith(
-                    "I;16"
-                ):
-                    thumb = im.convert("RGB")
-                    thumb.thumbnail((128, 128))
-                    rgb = np.asarray(thumb, dtype=np.float32) / 255.0
-                    hi, lo = rgb.max(axis=-1), rgb.min(axis=-1)
-                    sat = np.where(hi > 0.06, (hi - lo) / np.maximum(hi, 1e-6), 0.0)
-                    saturation = float(sat.mean())
-        except Exception:  # unreadable: the service's error says why
-            return []
-    if saturation > 0.02:
-        warnings_.append(
-            f"{filename} has colour (mean saturation {saturation:.2f}): X-rays are "
-            "greyscale, so this may be a photograph or a tinted screenshot."
-        )
-    if width and height:
-        ratio = max(width, height) / max(1, min(width, height))
-        if ratio > 1.3:
-            warnings_.append(
-                f"{filename} is {width} × {height} pixels, far from square: the model "
-                "sees only its centre square (a lateral view, a cropped film or a "
-                "screenshot is unlike the training images)."
-            )
-        if min(width, height) < 64 and (width, height) != (size, size):
-            warnings_.append(
-                f"{filename} is only {width} × {height} pixels: chest films are "
-                "hundreds of pixels across, so this looks like a thumbnail or an icon."
-            )
-    return warnings_
-
-
 def _threshold_moved() -> None:
     import streamlit as st
 
@@ -412,13 +321,13 @@ def render(model_path: str | os.PathLike | None = None) -> None:
             st.caption(notice)
             return
         data = uploaded.getvalue()
+        looks_odd: list[str] = []  # the service's warnings, as the API returns them
         try:
-            image = predictor.prepare(data, uploaded.name)
+            image = predictor.prepare(data, uploaded.name, notes=looks_odd)
         except service.ImageError as exc:
             st.error(f"Cannot use this file: {exc}")
             return
         caption = uploaded.name
-        looks_odd = upload_warnings(data, uploaded.name, predictor.size)
     else:
         data_name, is_real, names, images = _samples(predictor.size)
         if not is_real:

@@ -161,7 +161,11 @@ def convert(model, variant: str = "float32", representative=None) -> bytes:
 def export_tflite(
     model, out_dir, representative=None, *, variants=VARIANTS, stem: str = "model"
 ) -> dict[str, Path]:
-    """Write ``out_dir/<stem>_<variant>.tflite`` for each variant.
+    """Write ``out_dir/<stem>_<variant>.tflite`` for each variant, each whole.
+
+    Each file is converted in memory, then written to a temporary name and
+    renamed (:mod:`cnnguide.files`): a killed export leaves the earlier file or
+    none, never a truncated model.
 
     Returns
     -------
@@ -171,9 +175,14 @@ def export_tflite(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
+    from cnnguide.files import write_bytes
+    from cnnguide.train import _phase
+
     for variant in variants:
         path = out_dir / f"{stem}_{variant}.tflite"
-        path.write_bytes(convert(model, variant, representative))
+        data = convert(model, variant, representative)
+        _phase(f"export_converted:{variant}")  # a kill here leaves no part-file
+        write_bytes(path, data)  # whole or not at all
         paths[variant] = path
     return paths
 

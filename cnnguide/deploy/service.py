@@ -36,6 +36,8 @@ __all__ = [
     "how_to_train",
     "model_version",
     "read_upload",
+    "upload_warnings",
+    "max_pixels_for",
     "load_predictor",
 ]
 
@@ -125,18 +127,134 @@ def model_version(model_file: str | os.PathLike, card: dict) -> str:
     return "-".join(part for part in (name, created, digest) if part)
 
 
+def max_pixels_for(size: int) -> int:
+    """Largest image (width x height) decoded for a model of input side ``size``.
+
+    A radiograph of a few thousand pixels a side is welcome; a 28-pixel model
+    has no use for 50 million pixels, and a small file that declares them (a
+    PNG of one colour compresses to kilobytes) would cost time and memory to
+    decode. The cap grows with the model's input: 20,000 pixels per input
+    pixel, between 8 and 50 million.
+
+    Examples
+    --------
+    >>> max_pixels_for(28), max_pixels_for(224)
+    (15680000, 50000000)
+    """
+    from cnnguide.data.images import MAX_PIXELS
+
+    return int(min(MAX_PIXELS, max(8_000_000, 20_000 * int(size) ** 2)))
+
+
+def upload_warnings(data: bytes, filename: str, size: int) -> list[str]:
+    """Ways an upload looks unlike the training images (colour, shape, view, age).
+
+    The image is still predicted: these are warnings, not errors (an unreadable
+    file is refused by :func:`read_upload` instead). :func:`read_upload` adds
+    them to the loader's own notes, so the app, the API and the CLI all report
+    the same ones.
+
+    Parameters
+    ----------
+    data : bytes
+        The uploaded file.
+    filename : str
+    size : int
+        The model's input side.
+
+    Returns
+    -------
+    list of str
+        Empty when nothing looks odd.
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO(); Image.new("L", (900, 300), 90).save(buf, "PNG")
+    >>> [w.split(":")[0] for w in upload_warnings(buf.getvalue(), "wide.png", 28)]
+    ['wide.png is 900 × 300 pixels, far from square']
+    """
+    import io
+
+    warnings_: list[str] = []
+    width = height = None
+    saturation = 0.0
+    dicom = data[128:132] == b"DICM"
+    if dicom:
+        try:
+            import pydicom
+
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+        except Exception:  # unreadable: the service's error says why
+            return []
+        width, height = ds.get("Columns"), ds.get("Rows")
+        view = str(ds.get("ViewPosition", "") or "").upper()
+        if view in ("LL", "RL", "LAT", "LATERAL", "LLD", "RLD"):
+            warnings_.append(
+                f"{filename} is a lateral view ({view}): the model was trained on "
+                "frontal films only."
+            )
+        age = str(ds.get("PatientAge", "") or "")
+        if age[:3].isdigit() and age.endswith("Y") and int(age[:3]) >= 16:
+            warnings_.append(
+                f"{filename} is of a patient aged {int(age[:3])}: the model was "
+                "trained on children aged 1 to 5."
+            )
+    else:
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+                if im.mode not in ("L", "LA", "1", "I", "F") and not im.mode.startswith(
+                    "I;16"
+                ):
+                    thumb = im.convert("RGB")
+                    thumb.thumbnail((128, 128))
+                    rgb = np.asarray(thumb, dtype=np.float32) / 255.0
+                    hi, lo = rgb.max(axis=-1), rgb.min(axis=-1)
+                    sat = np.where(hi > 0.06, (hi - lo) / np.maximum(hi, 1e-6), 0.0)
+                    saturation = float(sat.mean())
+        except Exception:  # unreadable: the service's error says why
+            return []
+    if saturation > 0.02:
+        warnings_.append(
+            f"{filename} has colour (mean saturation {saturation:.2f}): X-rays are "
+            "greyscale, so this may be a photograph or a tinted screenshot."
+        )
+    if width and height:
+        ratio = max(width, height) / max(1, min(width, height))
+        if ratio > 1.3:
+            warnings_.append(
+                f"{filename} is {width} × {height} pixels, far from square: the model "
+                "sees only its centre square (a lateral view, a cropped film or a "
+                "screenshot is unlike the training images)."
+            )
+        if min(width, height) < 64 and (width, height) != (size, size):
+            warnings_.append(
+                f"{filename} is only {width} × {height} pixels: chest films are "
+                "hundreds of pixels across, so this looks like a thumbnail or an icon."
+            )
+    return warnings_
+
+
 def read_upload(
     data: bytes,
     size: int,
     *,
     filename: str | None = None,
-    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_bytes: int | None = MAX_UPLOAD_BYTES,
+    notes: list | None = None,
 ) -> np.ndarray:
     """Turn uploaded bytes into the ``(size, size)`` float32 image the model sees.
 
     PNG, JPEG and DICOM all go through :func:`cnnguide.data.load_image` (centre
     square, resize, greyscale; DICOM windowed, MONOCHROME1 inverted; colour photos,
-    decompression bombs and images smaller than ``size`` refused).
+    decompression bombs, images larger than :func:`max_pixels_for` ``(size)`` and
+    images smaller than ``size`` refused). What the loader had to decide, and
+    what makes the image unlike the training films (:func:`upload_warnings`),
+    is appended to ``notes``: every front end returns those with its answer.
 
     Parameters
     ----------
@@ -146,8 +264,11 @@ def read_upload(
         Side of the model's square input.
     filename : str, optional
         Used in messages and to recognise ``.dcm`` files.
-    max_bytes : int
-        Larger uploads are refused before decoding.
+    max_bytes : int or None
+        Larger uploads are refused before decoding; None for no byte limit (the
+        CLI's local files: a DICOM of 30 MB is ordinary, and pixels are capped).
+    notes : list, optional
+        Receives the warnings (see above).
 
     Returns
     -------
@@ -174,15 +295,22 @@ def read_upload(
         raise ImageError(
             f"{name} is empty (zero bytes); upload a PNG or JPEG chest X-ray."
         )
-    if len(data) > max_bytes:
+    if max_bytes is not None and len(data) > max_bytes:
         raise ImageError(
             f"{name} is {len(data) / 2**20:.1f} MiB, more than the limit of "
             f"{max_bytes / 2**20:.0f} MiB; downscale it first."
         )
     from cnnguide.data import load_image
 
+    found: list[str] = []
     # PNG, JPEG and DICOM alike: the package's one image loader
-    return load_image(data, size=size, name=name)
+    image = load_image(
+        data, size=size, name=name, max_pixels=max_pixels_for(size), notes=found
+    )
+    found += upload_warnings(data, name, size)
+    if notes is not None:
+        notes.extend(found)
+    return image
 
 
 def _serve_batches(requests: queue.SimpleQueue, forward, max_batch: int) -> None:
@@ -209,6 +337,11 @@ def _serve_batches(requests: queue.SimpleQueue, forward, max_batch: int) -> None
             batch.append(item)
         try:
             probabilities = forward(np.stack([image for image, _ in batch]))
+            if len(probabilities) != len(batch):  # never pair a score by position
+                raise RuntimeError(
+                    f"the model returned {len(probabilities)} values for "
+                    f"{len(batch)} images; it must give one probability per image"
+                )
         except BaseException as exc:  # every waiting caller gets the error
             for _, future in batch:
                 future.set_exception(exc)
@@ -227,8 +360,14 @@ class _MicroBatcher:
     tens of milliseconds).
     """
 
-    def __init__(self, model: Any, size: int, max_batch: int = 64):
+    def __init__(self, model: Any, size: int, max_batch: int | None = None):
         import tensorflow as tf
+
+        from cnnguide.models import batch_budget
+
+        if max_batch is None:  # the package's one budget: pixels x views
+            max_batch = batch_budget(model, (size, size))
+        self.max_batch = int(max_batch)
 
         signature = tf.TensorSpec((None, size, size, 1), tf.float32)
 
@@ -299,12 +438,24 @@ class Predictor:
         self,
         data: bytes,
         filename: str | None = None,
-        max_bytes: int = MAX_UPLOAD_BYTES,
+        max_bytes: int | None = MAX_UPLOAD_BYTES,
+        notes: list | None = None,
     ) -> np.ndarray:
-        """Uploaded bytes -> the ``(size, size)`` float32 image (see :func:`read_upload`)."""
-        return read_upload(data, self.size, filename=filename, max_bytes=max_bytes)
+        """Uploaded bytes -> the ``(size, size)`` float32 image (see :func:`read_upload`).
 
-    def predict(self, image: np.ndarray, threshold: float | None = None) -> dict:
+        Warnings about the image are appended to ``notes``; pass the same list
+        to :meth:`predict`, which returns them with the answer.
+        """
+        return read_upload(
+            data, self.size, filename=filename, max_bytes=max_bytes, notes=notes
+        )
+
+    def predict(
+        self,
+        image: np.ndarray,
+        threshold: float | None = None,
+        notes: list | None = None,
+    ) -> dict:
         """Probability, label and context for one prepared image.
 
         Parameters
@@ -313,6 +464,8 @@ class Predictor:
             ``(size, size)`` float32 in ``[0, 1]`` (or uint8), e.g. from :meth:`prepare`.
         threshold : float, optional
             Overrides the card's threshold (the app's slider); must lie in ``[0, 1]``.
+        notes : list of str, optional
+            Warnings about the image from :meth:`prepare`.
 
         Returns
         -------
@@ -320,7 +473,8 @@ class Predictor:
             ``probability`` (float, rounded to 6 decimals; the label uses the exact
             value), ``label`` ("normal"/"pneumonia"), ``threshold``,
             ``threshold_source`` ("model card" or "user"), ``model_version``,
-            ``model_name``, ``image_size``, ``disclaimer``.
+            ``model_name``, ``image_size``, ``warnings`` (list of str, empty when
+            nothing about the image needs saying), ``disclaimer``.
         """
         from cnnguide.images import as_model_input
 
@@ -345,6 +499,7 @@ class Predictor:
             "model_version": self.version,
             "model_name": self.name,
             "image_size": self.size,
+            "warnings": list(notes or []),
             "disclaimer": cnnguide.DISCLAIMER,
         }
 
@@ -353,10 +508,12 @@ class Predictor:
         data: bytes,
         filename: str | None = None,
         threshold: float | None = None,
-        max_bytes: int = MAX_UPLOAD_BYTES,
+        max_bytes: int | None = MAX_UPLOAD_BYTES,
     ) -> dict:
         """:meth:`prepare` then :meth:`predict`; raises ``ImageError`` for bad input."""
-        return self.predict(self.prepare(data, filename, max_bytes), threshold)
+        notes: list[str] = []
+        image = self.prepare(data, filename, max_bytes, notes)
+        return self.predict(image, threshold, notes)
 
     def _probability(self, image: np.ndarray) -> float:
         """One ``(size, size, 1)`` float32 image through the shared micro-batcher."""
@@ -403,6 +560,36 @@ def label_at(probability: float, threshold: float) -> str:
     return CLASS_NAMES[int(probability >= threshold)]
 
 
+def _check_output(model, size: int, model_file) -> None:
+    """Refuse a model that does not give one probability in [0, 1] per image.
+
+    The service pairs outputs with requests; a two-unit softmax head would pair
+    another request's value with this one, its label inverted. Two test images
+    through the model say what it returns.
+    """
+    probe = np.random.default_rng(0).random((2, size, size, 1), dtype=np.float32)
+    try:
+        out = np.asarray(model(probe, training=False))
+    except Exception as exc:
+        raise ValueError(
+            f"{model_file} failed on a test batch ({type(exc).__name__}: {exc}); "
+            "the service needs a Keras model that maps (N, H, W, 1) images to (N, 1)"
+        ) from exc
+    if out.shape not in ((2, 1), (2,)):
+        raise ValueError(
+            f"{model_file} returns shape {out.shape[1:]} per image; the service needs "
+            "one probability per image (a single sigmoid unit, output (N, 1)). A "
+            "two-class softmax head must be turned into one pneumonia probability "
+            "before it is served."
+        )
+    if not np.all((out >= 0) & (out <= 1)):
+        raise ValueError(
+            f"{model_file} returns values outside [0, 1] ({out.min():.3g} to "
+            f"{out.max():.3g}); the service needs probabilities (end the model with "
+            "a sigmoid)"
+        )
+
+
 def load_predictor(path: str | os.PathLike | None = None) -> Predictor:
     """Load the model to serve (see :func:`find_model` for the default) and its card.
 
@@ -411,7 +598,8 @@ def load_predictor(path: str | os.PathLike | None = None) -> Predictor:
     NoModelError
         No model there (message says how to train one).
     ValueError
-        The model is not a greyscale square-image classifier, or the files are corrupt.
+        The model is not a greyscale square-image classifier, does not give one
+        probability per image, or the files are corrupt or do not match.
     """
     from cnnguide.train import load
 
@@ -436,6 +624,7 @@ def load_predictor(path: str | os.PathLike | None = None) -> Predictor:
             f"{model_file} takes {shape[1]}x{shape[2]} images; the service "
             "handles square images of a known size only"
         )
+    _check_output(model, int(size), model_file)
     threshold = card.get("threshold")
     threshold = 0.5 if threshold is None else float(threshold)
     return Predictor(
