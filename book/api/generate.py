@@ -71,8 +71,9 @@ PAGES = [
         "helpers",
         "Helpers",
         "Small modules the chapters share: figures, progress reports, the numbers "
-        "the prose states and the one base seed every random choice derives from.",
-        ["plotting", "progress", "prose", "seeding"],
+        "the prose states, the one base seed every random choice derives from, and "
+        "files written whole or not at all.",
+        ["plotting", "progress", "prose", "seeding", "files"],
     ),
 ]
 
