@@ -16,6 +16,7 @@ __all__ = [
     "DataNotFoundError",
     "CorruptDataError",
     "ImageError",
+    "NotAnImageError",
     "PhantomDataWarning",
     "Split",
     "Dataset",
