@@ -742,7 +742,11 @@ def train(
         "disclaimer": cnnguide.DISCLAIMER,
         "data": {
             "name": getattr(dataset, "name", "unknown"),
-            "source": str(getattr(dataset, "source", "unknown")),
+            # file name and checksum, not this machine's folder: cards are shared
+            "source": str(
+                getattr(dataset, "shown_source", None)
+                or getattr(dataset, "source", "unknown")
+            ),
             "citation": getattr(dataset, "citation", ""),
             "is_real": bool(getattr(dataset, "is_real", False)),
             "image_size": int(getattr(dataset, "image_size", input_shape[0])),
