@@ -91,10 +91,11 @@ def _to_grey_float(im, name: str, allow_colour: bool, notes: list) -> np.ndarray
             a = (a - a.min()) / max(float(a.max() - a.min()), 1e-12)
     elif mode in ("L", "1"):
         a = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    elif mode in ("LA", "RGBA", "PA") or (mode == "P" and "transparency" in im.info):
-        a = _flatten_alpha(im, name, allow_colour, notes)
-    else:  # RGB, CMYK, YCbCr, ...: through RGB
-        rgb = im.convert("RGB")
+    else:  # RGB, CMYK, YCbCr, ... through RGB; an alpha channel laid on black first
+        alpha = mode in ("LA", "RGBA", "PA") or (
+            mode == "P" and "transparency" in im.info
+        )
+        rgb = _flatten_alpha(im, name, notes) if alpha else im.convert("RGB")
         if not allow_colour:
             sat = _mean_saturation(rgb)
             if sat > COLOUR_SATURATION_THRESHOLD:
@@ -107,7 +108,7 @@ def _to_grey_float(im, name: str, allow_colour: bool, notes: list) -> np.ndarray
     return np.clip(a, 0.0, 1.0).astype(np.float32)
 
 
-def _flatten_alpha(im, name: str, allow_colour: bool, notes: list) -> np.ndarray:
+def _flatten_alpha(im, name: str, notes: list):
     """An image with an alpha channel, laid on black (an X-ray's empty background).
 
     Transparent pixels hide a colour of their own, which differs from one
@@ -124,16 +125,7 @@ def _flatten_alpha(im, name: str, allow_colour: bool, notes: list) -> np.ndarray
             "transparency to be sure of what the model sees"
         )
     black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-    rgb = Image.alpha_composite(black, rgba).convert("RGB")
-    if not allow_colour:
-        sat = _mean_saturation(rgb)
-        if sat > COLOUR_SATURATION_THRESHOLD:
-            raise ImageError(
-                f"{name} looks like a colour photograph, not a chest X-ray "
-                f"(mean saturation {sat:.2f} > {COLOUR_SATURATION_THRESHOLD}). "
-                "Use a greyscale radiograph, or pass allow_colour=True to load it anyway."
-            )
-    return np.asarray(rgb.convert("L"), dtype=np.float32) / 255.0
+    return Image.alpha_composite(black, rgba).convert("RGB")
 
 
 def _mean_saturation(rgb) -> float:
