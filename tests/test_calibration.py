@@ -8,6 +8,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from cnnguide.calibration import (
     RECALIBRATION_METHODS,
     brier_decomposition,
+    ece_change,
     expected_calibration_error,
     fit_recalibration,
 )
@@ -98,3 +99,24 @@ def test_cross_validation_does_not_reward_isotonic_for_fitting_its_own_bins():
     held_out = cross_validated_ece(y, s, "isotonic")
     assert in_sample < 0.5 * held_out  # the in-sample figure flatters isotonic
     assert cross_validated_ece(y, truth, "none") < 0.1
+
+
+def test_ece_change_interval_is_paired_and_honest():
+    rng = np.random.default_rng(3)
+    fair = rng.uniform(0, 1, 600)
+    y = (rng.uniform(0, 1, 600) < fair).astype(int)
+    # The same scores twice: no change, and a degenerate interval at zero.
+    same = ece_change(y, fair, fair, n_boot=100)
+    assert same["diff"] == 0 and same["low"] == same["high"] == 0
+    # Over-confident scores repaired: the whole interval lies below zero.
+    repaired = ece_change(y, fair**3, fair, n_boot=200)
+    assert repaired["high"] < 0 and repaired["low"] <= repaired["diff"]
+    assert repaired["diff"] == pytest.approx(
+        expected_calibration_error(y, fair) - expected_calibration_error(y, fair**3)
+    )
+    # A tiny perturbation is no clear change: the interval spans zero.
+    nudged = np.clip(fair + rng.normal(0, 0.01, 600), 0, 1)
+    small = ece_change(y, fair, nudged, n_boot=200)
+    assert small["low"] < 0 < small["high"]
+    with pytest.raises(ValueError, match="one score per case"):
+        ece_change(y, fair, fair[:10])

@@ -57,6 +57,7 @@ BODY_TIMEOUT = 30.0
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 _RESPONSES = {
+    400: {"description": "an empty upload, or a malformed request"},
     408: {"description": "the request body did not arrive in time"},
     413: {"description": "the upload is larger than the limit"},
     415: {"description": "the upload is not an image the service reads"},
