@@ -19,10 +19,20 @@ The model is the one in ``--model`` / ``$CNNGUIDE_MODEL`` / ``./cnnguide-model``
 (:func:`cnnguide.models.build_recommended`, 28 × 28, untrained: the same computation
 as a trained one) is saved to a temporary folder with a model card.
 
+With ``--hostile N`` each clean round is followed by a *mixed* round: the same
+valid clients, plus N hostile ones that cycle through an upload declared larger
+than the limit (by 1 MiB), a chunked upload that streams past it, a decompression bomb (a
+small PNG that claims 16,000 x 16,000 pixels) and a corrupt PNG, each on a new
+connection. The mixed round reports the valid clients' throughput and p95
+against the clean round's, the statuses the hostile uploads got, any 500, and
+any 503 a valid request got; the run fails when throughput or p95 of the valid
+requests moves by more than 20 %, RSS grows by 50 MiB or more, or any 500 or
+valid 503 appears.
+
 Usage::
 
     python benchmarks/bench_api.py [--model DIR] [--clients 16] [--seconds 15]
-        [--rounds 2] [--max-requests 8000]
+        [--rounds 2] [--max-requests 8000] [--hostile 4]
 
 Targets on 2 cores: >= 200 predictions per second, p95 <= 100 ms at 16 clients, zero
 errors, RSS flat between rounds. Teaching material, not a diagnostic device.
@@ -193,6 +203,134 @@ async def load_round(
     }
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import zlib
+
+    crc = zlib.crc32(kind + data).to_bytes(4, "big")
+    return len(data).to_bytes(4, "big") + kind + data + crc
+
+
+def bomb_png(side: int = 16_000) -> bytes:
+    """A valid greyscale PNG of ``side`` x ``side`` zeros, built without the pixels.
+
+    About 250 kB on disk, ``side**2`` bytes once decoded: the server must refuse
+    it from its header, never decode it.
+    """
+    import zlib
+
+    packer = zlib.compressobj(9)
+    row = bytes(side + 1)  # filter byte 0, then the pixels
+    parts = [packer.compress(row * 64) for _ in range(side // 64)]
+    data = b"".join(parts) + packer.flush()
+    ihdr = side.to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", data)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def corrupt_png() -> bytes:
+    """A PNG signature and header, then bytes that are no image data."""
+    ihdr = (256).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    garbage = np.random.default_rng(7).integers(0, 256, 4000, np.uint8)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", garbage.tobytes())
+    )
+
+
+def _multipart(port: int, payload: bytes, name: str) -> bytes:
+    body = (
+        (
+            f"--{BOUNDARY}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + payload
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    head = (
+        "POST /predict HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    return head + body
+
+
+async def _hostile_one(port: int, kind: str, payloads: dict, limit: int) -> str:
+    """Send one hostile upload on a new connection; return its status (or how it ended)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        head = (
+            "POST /predict HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        )
+        try:
+            if kind == "declared too large":
+                writer.write(
+                    (head + f"Content-Length: {limit + 2**20}\r\n\r\n").encode()
+                    + b"x" * 1024
+                )
+                await writer.drain()
+            elif kind == "streamed past the limit":
+                writer.write((head + "Transfer-Encoding: chunked\r\n\r\n").encode())
+                chunk = b"%x\r\n" % 65536 + b"y" * 65536 + b"\r\n"
+                for _ in range(limit // 65536 + 16):
+                    writer.write(chunk)
+                    await writer.drain()
+            else:
+                writer.write(_multipart(port, payloads[kind], "hostile.png"))
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass  # the server may answer and close before the body is sent
+        try:
+            line = await asyncio.wait_for(reader.readline(), 30)
+        except (ConnectionError, OSError, asyncio.TimeoutError):
+            return "connection closed"
+        parts = line.split()
+        return parts[1].decode() if len(parts) > 1 else "connection closed"
+    finally:
+        writer.close()
+
+
+async def mixed_round(
+    port: int,
+    requests: list[bytes],
+    clients: int,
+    seconds: float,
+    hostile: int,
+    limit: int,
+) -> dict:
+    """:func:`load_round` with ``hostile`` extra clients sending hostile uploads."""
+    kinds = [
+        "declared too large",
+        "streamed past the limit",
+        "decompression bomb",
+        "corrupt PNG",
+    ]
+    payloads = {"decompression bomb": bomb_png(), "corrupt PNG": corrupt_png()}
+    statuses: dict[str, dict[str, int]] = {k: {} for k in kinds}
+    deadline = time.perf_counter() + seconds
+
+    async def attacker(k: int) -> None:
+        i = k
+        while time.perf_counter() < deadline:
+            kind = kinds[i % len(kinds)]
+            status = await _hostile_one(port, kind, payloads, limit)
+            statuses[kind][status] = statuses[kind].get(status, 0) + 1
+            i += 1
+
+    valid = load_round(port, requests, clients, seconds)
+    result, *_ = await asyncio.gather(valid, *(attacker(k) for k in range(hostile)))
+    result["hostile"] = statuses
+    return result
+
+
 def rss_mib(pid: int) -> float:
     import psutil
 
@@ -217,6 +355,59 @@ def wait_ready(port: int, proc: subprocess.Popen, log: Path, timeout=120.0) -> N
     raise SystemExit(f"the API was not ready after {timeout} s:\n{log.read_text()}")
 
 
+def report_mixed(port, pid, args, clean: dict, rss: list, seed: int) -> bool:
+    """Run one mixed round after a clean one, print it, return True if it failed."""
+    from cnnguide.deploy.service import MAX_UPLOAD_BYTES
+
+    requests = request_bytes(args.max_requests, port, seed=seed)
+    mixed = asyncio.run(
+        mixed_round(
+            port,
+            requests,
+            args.clients,
+            args.seconds,
+            args.hostile,
+            MAX_UPLOAD_BYTES,
+        )
+    )
+    rss.append(rss_mib(pid))
+    speed = mixed["per_s"] / clean["per_s"] - 1
+    p95 = mixed["p95"] / clean["p95"] - 1
+    valid_503 = sum(e.startswith("HTTP 503") for e in mixed["errors"])
+    hostile_500 = sum(
+        n
+        for seen in mixed["hostile"].values()
+        for status, n in seen.items()
+        if status.startswith("5") and status != "503"
+    )
+    valid_500 = sum(e.startswith("HTTP 5") for e in mixed["errors"]) - valid_503
+    print(
+        f"  mixed, +{args.hostile} hostile clients: {mixed['per_s']:.0f}/s valid "
+        f"({speed:+.0%} vs clean), p95 {mixed['p95']:.1f} ms ({p95:+.0%}); "
+        f"valid errors {len(mixed['errors'])} (503: {valid_503}); server RSS "
+        f"{rss[-1]:.0f} MiB"
+    )
+    for kind, seen in mixed["hostile"].items():
+        counts = ", ".join(f"{s} x{n}" for s, n in sorted(seen.items()))
+        print(f"    {kind}: {counts or 'none sent'}")
+    for error in mixed["errors"][:3]:
+        print(f"    valid error: {error}")
+    bad = []
+    if abs(speed) > 0.20:
+        bad.append("throughput moved by more than 20 %")
+    if p95 > 0.20:
+        bad.append("p95 grew by more than 20 %")
+    if hostile_500 or valid_500:
+        bad.append(f"{hostile_500 + valid_500} answers with status 5xx (not 503)")
+    if valid_503:
+        bad.append(f"{valid_503} valid requests got 503")
+    if rss[-1] - rss[0] >= 50:
+        bad.append(f"RSS grew by {rss[-1] - rss[0]:.0f} MiB")
+    for line in bad:
+        print(f"  FAILED: {line}")
+    return bool(bad or mixed["errors"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="saved model folder (default: see above)")
@@ -228,6 +419,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=8000,
         help="distinct requests built per round (bounds the load)",
+    )
+    parser.add_argument(
+        "--hostile",
+        type=int,
+        default=0,
+        help="hostile clients in a mixed round after each clean one (0: none)",
     )
     args = parser.parse_args(argv)
 
@@ -287,6 +484,10 @@ def main(argv: list[str] | None = None) -> int:
                 for error in result["errors"][:3]:
                     print(f"  error: {error}")
                 failed |= bool(result["errors"])
+                if args.hostile:
+                    failed |= report_mixed(
+                        port, server.pid, args, result, rss, seed=100 + r
+                    )
             print(
                 f"server RSS: {' -> '.join(f'{m:.0f}' for m in rss)} MiB "
                 f"(growth over the rounds: {rss[-1] - rss[0]:+.0f} MiB)"
