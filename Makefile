@@ -16,11 +16,12 @@ export TF_CPP_MIN_LOG_LEVEL  ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONHASHSEED        ?= 0
 
-.PHONY: help book test unit notebooks lab app bench robustness strip lock clean check-book vendor
+.PHONY: help book classroom test unit notebooks lab app bench robustness strip lock clean check-book vendor
 
 help:
 	@echo "make book   build the book with every chapter executed (_build/html)"
 	@echo "make test   unit tests, nbval over every notebook, book build check"
+	@echo "make classroom  student and instructor notebooks for Colab (_build/classroom)"
 	@echo "make check-book  every page of _build/html in headless Chromium, network cut"
 	@echo "make vendor  re-fetch the vendored browser files in _vendor/ (npm pack)"
 	@echo "make lab    JupyterLab on notebooks/"
@@ -54,7 +55,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check cnnguide tests benchmarks notebooks book
 	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --doctest-modules -p no:cacheprovider cnnguide
-	$(NBVAL_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	$(if $(NBVAL_PATHS),$(NBVAL_ENV) $(NBVAL) $(NBVAL_PATHS))
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow"
@@ -62,9 +63,21 @@ unit: $(STAMP)
 # nbval over every chapter, with whatever data it finds. NBVAL_ENV prefixes the
 # run with settings: .ci/run forces the phantoms under another base seed, e.g.
 #   make notebooks NBVAL_ENV="CNNGUIDE_PHANTOMS=1 CNNGUIDE_SEED=1 CNNGUIDE_EXPECT_DATA=phantom"
+# NBVAL_PATHS names what nbval executes (.ci/run: the student edition of make classroom;
+# empty: nothing, as .ci/run's make test leaves it to the later pass).
 NBVAL_ENV ?=
+NBVAL_PATHS ?= notebooks
+NBVAL := PYTHONPATH=tests $(BIN)/python -m pytest -p nbval_data_mode --nbval-lax \
+	--nbval-current-env -p no:cacheprovider
 notebooks: $(STAMP)
-	$(NBVAL_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	$(NBVAL_ENV) $(NBVAL) $(NBVAL_PATHS)
+
+# Class editions of every chapter (book/classroom.py): _build/classroom/student (no
+# solutions) and instructor/, plain notebooks for Colab and VS Code, with the numbers of
+# the book's build (built first when missing).
+classroom: $(STAMP)
+	@test -d _build/jupyter_execute/notebooks || $(MAKE) book
+	$(BIN)/python book/classroom.py
 
 # Served from the repository root (so the chapters' links to book/references.md open),
 # starting in notebooks/. jupyterlab-myst renders the chapters' notes, exercises and numbers.

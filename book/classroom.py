@@ -42,6 +42,7 @@ import copy
 import json
 import re
 import sys
+
 try:
     import tomllib
 except ImportError:  # Python 3.10: the test extra installs tomli
@@ -315,11 +316,13 @@ def convert_markdown(text: str, ctx: Context) -> str:
 # -- notebooks ------------------------------------------------------------------
 
 
-def _directive_name(cell: dict) -> str | None:
+def _directive_names(cell: dict) -> list[str]:
+    """The directives a markdown cell opens, in order (solution-end may close
+    a cell of solution prose)."""
     if cell["cell_type"] != "markdown":
-        return None
-    match = _DIRECTIVE.match("".join(cell["source"]).lstrip("\n"))
-    return match.group("name") if match else None
+        return []
+    lines = "".join(cell["source"]).split("\n")
+    return [m.group("name") for line in lines if (m := _DIRECTIVE.match(line))]
 
 
 def _cell(kind: str, source: str, **metadata) -> dict:
@@ -385,7 +388,11 @@ def convert_notebook(
         f"Numbers in the text are those of the book's own run {data} "
         "(base seed 0); your run may differ slightly, most of all where a "
         "network is trained."
-        + (" The solutions are in the instructor edition." if edition == "student" else "")
+        + (
+            " The solutions are in the instructor edition."
+            if edition == "student"
+            else ""
+        )
         + " Teaching material, not a diagnostic device."
     )
     cells, in_solution = [], False
@@ -393,14 +400,13 @@ def convert_notebook(
     installed = False
     for cell in source:
         tags = cell.get("metadata", {}).get("tags", [])
-        directive = _directive_name(cell)
-        if directive == "solution-start":
+        directives = _directive_names(cell)
+        if "solution-start" in directives:
             in_solution = True
         if in_solution and edition == "student":
-            if directive == "solution-end":
-                in_solution = False
+            in_solution = "solution-end" not in directives
             continue
-        if directive == "solution-end":
+        if "solution-end" in directives:
             in_solution = False
         if "remove-cell" in tags:
             if "importlib.util.find_spec" not in "".join(cell["source"]):
@@ -411,23 +417,21 @@ def convert_notebook(
             continue
         new = copy.deepcopy(cell)
         new.pop("id", None)
+        exercises_before = len(ctx.exercises)
         if new["cell_type"] == "markdown":
             text = convert_markdown("".join(new["source"]), ctx)
             if not text.strip():
                 continue
             new["source"] = text
         else:
+            new["source"] = "".join(new["source"])
             new["outputs"], new["execution_count"] = [], None
             if "remove-input" in tags:  # the book's hidden checks: folded
                 meta = new.setdefault("metadata", {})
                 meta.setdefault("jupyter", {})["source_hidden"] = True
                 meta["cellView"] = "form"  # Colab's folded cell
         cells.append(new)
-        if (
-            edition == "student"
-            and directive == "exercise"
-            and new["cell_type"] == "markdown"
-        ):
+        if edition == "student" and len(ctx.exercises) > exercises_before:
             cells.append(_cell("code", "# Your answer here\n"))
     if not installed:
         raise MystError("the chapter has no install cell (tag remove-cell)")

@@ -205,8 +205,7 @@ def ece_change(
     _, p1 = _checked(y_true, after)
     if p0.shape != p1.shape:
         raise ValueError(
-            f"before and after need one score per case, got {p0.size} "
-            f"and {p1.size}"
+            f"before and after need one score per case, got {p0.size} and {p1.size}"
         )
     ece = expected_calibration_error
     rng = np.random.default_rng(seed)

@@ -179,17 +179,47 @@ def read_results(name: str) -> dict:
     FileNotFoundError: benchmarks/results/no-such.json is not in this checkout...
     """
     import json
+    import os
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-    path = folder / name
-    if not path.is_file():
+    root = Path(__file__).resolve().parents[1]
+    path = root / "benchmarks" / "results" / name
+    in_checkout = (root / "pyproject.toml").is_file()
+    if (
+        not path.is_file()
+        and not in_checkout
+        and not os.environ.get("CNNGUIDE_OFFLINE")
+    ):
+        # Installed from a wheel or from git (Colab): the results files are not
+        # part of the package, so read the published one.
+        path = _published_results(name)
+    if path is None or not path.is_file():
         raise FileNotFoundError(
             f"benchmarks/results/{name} is not in this checkout: clone the "
             "repository (the file ships with it) or run the benchmark that writes "
             "it (make bench, or make robustness for robustness.json)"
         )
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+#: Where an installed package (Colab) reads the results files from.
+RESULTS_URL = (
+    "https://raw.githubusercontent.com/cnnguide/cnnguide/main/benchmarks/results/"
+)
+
+
+def _published_results(name: str):
+    """Download one results file of the main branch (pooch caches it); None if offline."""
+    from pathlib import Path
+
+    import pooch
+
+    try:
+        return Path(
+            pooch.retrieve(RESULTS_URL + name, known_hash=None, progressbar=False)
+        )
+    except Exception:  # no network, or no such file: the caller says what to do
+        return None
 
 
 def stamp_sentence(report: dict) -> str:

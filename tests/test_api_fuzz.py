@@ -35,8 +35,14 @@ def live_api(tmp_path_factory):
         os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "cnnguide.deploy.api", str(model_dir),
-         "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "cnnguide.deploy.api",
+            str(model_dir),
+            "--port",
+            str(port),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
@@ -105,9 +111,7 @@ def test_every_operation_answers_as_its_schema_says(live_api):
                 base_url=base, timeout=30, excluded_checks=[accepts_any_bytes]
             )
             assert response.status_code < 500, response.text
-            statuses.setdefault(case.operation.path, set()).add(
-                response.status_code
-            )
+            statuses.setdefault(case.operation.path, set()).add(response.status_code)
 
         check()
     assert "Traceback" not in log_path.read_text(errors="replace")

@@ -138,3 +138,34 @@ def test_results_files_name_an_unchanged_script():
             f"{f.name} was written by another version of {stamp['script']}: "
             f"rerun `{stamp['command']}` (or make robustness) to refresh it"
         )
+
+
+def test_an_installed_package_reads_the_published_results(monkeypatch, tmp_path):
+    """Outside a checkout (Colab installs from git) the file comes from main."""
+    import json as _json
+    from pathlib import Path as _Path
+
+    import pooch
+
+    from cnnguide import prose
+
+    fake_package = tmp_path / "site-packages" / "cnnguide" / "prose.py"
+    fake_package.parent.mkdir(parents=True)
+    monkeypatch.setattr(prose, "__file__", str(fake_package))
+    monkeypatch.delenv("CNNGUIDE_OFFLINE", raising=False)
+    asked = []
+    published = tmp_path / "imbalance.json"
+    published.write_text(_json.dumps({"stamp": {"commit": "abc"}}))
+
+    def retrieve(url, known_hash, progressbar):
+        asked.append(url)
+        return str(published)
+
+    monkeypatch.setattr(pooch, "retrieve", retrieve)
+    assert prose.read_results("imbalance.json")["stamp"]["commit"] == "abc"
+    assert asked == [prose.RESULTS_URL + "imbalance.json"]
+    # Offline, the same call names the way out instead.
+    monkeypatch.setenv("CNNGUIDE_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="clone the repository"):
+        prose.read_results("imbalance.json")
+    assert _Path(prose.__file__) == fake_package

@@ -1,5 +1,9 @@
 """nbval over the chapters: with ``CNNGUIDE_EXPECT_DATA`` set, check the data mode.
 
+A pytest plugin, loaded by name (``-p nbval_data_mode``, ``tests`` on the path)
+by the Makefile's nbval runs, so it applies to the chapters in ``notebooks/``
+and to the generated student edition alike.
+
 CI runs every chapter on phantoms (``CNNGUIDE_PHANTOMS=1``). A setting that
 silently failed would run them on the real data instead, and the pass would
 prove nothing, so each chapter must *report* the mode it ran in: it glues
@@ -38,9 +42,7 @@ def pytest_sessionfinish(session, exitstatus):
     }
     if not chapters or wrong:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        lines = [
-            f"{name} reported {mode}" for name, mode in sorted(wrong.items())
-        ]
+        lines = [f"{name} reported {mode}" for name, mode in sorted(wrong.items())]
         message = (
             f"CNNGUIDE_EXPECT_DATA={expected}: every chapter must report that "
             "data mode (glue_run) -- " + ("; ".join(lines) or "no chapter ran")
