@@ -22,6 +22,7 @@ __all__ = [
     "curves",
     "bootstrap_ci",
     "choose_threshold",
+    "youden_threshold",
     "seed_spread",
     "paired_difference",
     "verdict",
@@ -266,6 +267,37 @@ def choose_threshold(y_true, y_score, *, min_recall: float = 0.95) -> float:
     # tpr[i] is the recall of `score >= thresholds[i]`; thresholds decrease, tpr increases.
     ok = np.flatnonzero(tpr >= min_recall - 1e-12)
     return float(thresholds[ok[0]])
+
+
+def youden_threshold(y_true, y_score) -> float:
+    """The threshold that maximises Youden's J = recall + specificity - 1.
+
+    A "balanced" operating point that counts both kinds of error, unlike the
+    best F1, which ignores true negatives (a threshold that calls every case
+    positive keeps F1 high wherever most cases are positive). Fit it on the
+    validation split, like any threshold.
+
+    Parameters
+    ----------
+    y_true : array-like of 0/1, shape (N,)
+    y_score : array-like of float, shape (N,)
+
+    Returns
+    -------
+    float
+        A score of ``y_score``: cases at or above it are called positive.
+
+    Examples
+    --------
+    >>> youden_threshold([0, 0, 1, 1, 1], [0.1, 0.3, 0.35, 0.8, 0.9])
+    0.35
+    """
+    from sklearn.metrics import roc_curve
+
+    y, s = _as_arrays(y_true, y_score)
+    fpr, tpr, thresholds = roc_curve(y, s)
+    best = int(np.argmax(tpr - fpr))
+    return float(min(thresholds[best], s.max()))
 
 
 def operating_point(y_true, y_score, threshold: float) -> dict:

@@ -186,3 +186,19 @@ def test_bootstrap_is_seeded():
 def test_bootstrap_rejects_unknown_metric():
     with pytest.raises(ValueError, match="unknown metric"):
         bootstrap_ci([0, 1], [0.1, 0.9], "auroc")
+
+
+def test_youden_threshold_counts_true_negatives_where_f1_does_not():
+    from cnnguide.metrics import binary_metrics, youden_threshold
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.75).astype(int)  # mostly positive, as PneumoniaMNIST
+    s = np.clip(0.5 + 0.25 * (2 * y - 1) + rng.normal(0, 0.2, 400), 0, 1)
+    t = youden_threshold(y, s)
+    at = binary_metrics(y, s, t)
+    j = at["recall"] + at["specificity"] - 1
+    # No threshold on a fine grid does better (the ROC's corners included).
+    grid = [binary_metrics(y, s, g) for g in np.linspace(0, 1, 201)]
+    assert j >= max(m["recall"] + m["specificity"] - 1 for m in grid) - 1e-12
+    # Calling everything positive keeps recall 1 but J at 0.
+    assert binary_metrics(y, s, 0.0)["specificity"] == 0 and j > 0.5
