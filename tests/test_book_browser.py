@@ -141,3 +141,14 @@ def test_check_book_reports_a_broken_page(small_book, tmp_path):
     assert not bad.ok
     assert bad.blocked == ["https://cdn.jsdelivr.net/npm/x.js"]
     assert any("undefinedFunction" in e for e in bad.errors)
+
+
+def test_the_run_times_table_is_measured_by_the_build(small_book):
+    """book/_ext/run_times.py: one row per executed notebook, time and memory."""
+    page = (small_book / "run_times.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", " ", page)
+    row = re.search(r"Explorers\s+(\d+) s\s+([\d,]+) MiB", text)
+    assert row, text[:2000]
+    assert int(row.group(1)) >= 1 and int(row.group(2).replace(",", "")) > 50
+    assert "Measured by this build of the book on" in text
+    assert "cores" in text and "not recorded" not in text

@@ -1,0 +1,143 @@
+"""Sphinx extension: the ``chapter-run-times`` directive, a table this build measured.
+
+For instructors planning a class: how long each chapter takes to execute and
+how much memory it needs. Nothing is typed in. The run time is what myst-nb
+recorded while this build executed the chapter (``exec_data``, the same figure
+as its ``nb-exec-table``); the peak memory is the ``peak_memory_mib`` value that
+the chapter's last cell glued (:func:`cnnguide.prose.glue_peak_memory`), read
+from myst-nb's ``<chapter>.glue.json``. The directive leaves a placeholder
+while the pages are read (the chapters execute then) and fills it in when the
+page is written, after every chapter has run. The table names the machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+
+class run_times_placeholder(nodes.General, nodes.Element):
+    pass
+
+
+class ChapterRunTimes(SphinxDirective):
+    """``{chapter-run-times}``: replaced by the table when the page is written."""
+
+    def run(self):
+        return [run_times_placeholder()]
+
+
+def machine() -> str:
+    """The build machine in words: CPU model and core count."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def peak_memory(glue_file: Path) -> float | None:
+    """The ``peak_memory_mib`` a chapter glued, or None if it glued none."""
+    try:
+        data = json.loads(glue_file.read_text(encoding="utf-8"))
+        text = data["peak_memory_mib"]["data"]["text/plain"]
+    except (OSError, KeyError, ValueError):
+        return None
+    try:
+        return float(text.removeprefix("np.float64(").removesuffix(")"))
+    except ValueError:
+        return None
+
+
+def rows(docnames, exec_data, output_folder: Path) -> list[tuple[str, str, str]]:
+    """(document, run time, peak memory) for each executed notebook, in order."""
+    out = []
+    for doc in docnames:
+        data = exec_data(doc)
+        if not data:
+            continue
+        runtime = data.get("runtime")
+        memory = peak_memory(output_folder / f"{doc}.glue.json")
+        out.append(
+            (
+                doc,
+                f"{runtime:.0f} s" if runtime is not None else "not recorded",
+                f"{memory:,.0f} MiB" if memory else "not recorded",
+            )
+        )
+    return out
+
+
+def _table(app, env, fromdocname) -> nodes.Node:
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    order = sorted(env.found_docs)  # the chapters' names start with their number
+    output_folder = Path(env.mystnb_config.output_folder)
+    found = rows(
+        order,
+        lambda d: NbMetadataCollector.get_exec_data(env, d),
+        output_folder,
+    )
+    table = nodes.table()
+    group = nodes.tgroup(cols=3)
+    table += group
+    for _ in range(3):
+        group += nodes.colspec(colwidth=1)
+    head = nodes.thead()
+    group += head
+    body = nodes.tbody()
+    group += body
+
+    def row(cells, link=None):
+        tr = nodes.row()
+        for k, text in enumerate(cells):
+            entry = nodes.entry()
+            para = nodes.paragraph()
+            if k == 0 and link:
+                ref = nodes.reference(
+                    "", text, refuri=app.builder.get_relative_uri(fromdocname, link)
+                )
+                para += ref
+            else:
+                para += nodes.Text(text)
+            entry += para
+            tr += entry
+        return tr
+
+    head += row(["chapter", "execution time", "peak memory of its kernel"])
+    for doc, runtime, memory in found:
+        title = env.titles.get(doc)
+        body += row([title.astext() if title else doc, runtime, memory], link=doc)
+    caption = nodes.paragraph(
+        text=(
+            f"Measured by this build of the book on {machine()}, one chapter at a "
+            "time; with the data the build used. A laptop runs at a similar speed; "
+            "a shared classroom server runs slower when many kernels train at once."
+        )
+    )
+    return (
+        [table, caption]
+        if found
+        else [nodes.paragraph(text="No chapter was executed in this build.")]
+    )
+
+
+def fill(app, doctree, fromdocname):
+    for node in list(doctree.findall(run_times_placeholder)):
+        node.replace_self(_table(app, app.env, fromdocname))
+
+
+def setup(app):
+    app.add_node(run_times_placeholder)
+    app.add_directive("chapter-run-times", ChapterRunTimes)
+    app.connect("doctree-resolved", fill)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
