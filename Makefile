@@ -16,12 +16,13 @@ export TF_CPP_MIN_LOG_LEVEL  ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONHASHSEED        ?= 0
 
-.PHONY: help book classroom test unit notebooks lab app bench robustness strip lock clean check-book vendor
+.PHONY: help book classroom pdf test unit notebooks lab app bench robustness strip lock clean check-book vendor
 
 help:
 	@echo "make book   build the book with every chapter executed (_build/html)"
 	@echo "make test   unit tests, nbval over every notebook, book build check"
 	@echo "make classroom  student and instructor notebooks for Colab (_build/classroom)"
+	@echo "make pdf    the built book as one PDF (_build/pdf/book.pdf)"
 	@echo "make check-book  every page of _build/html in headless Chromium, network cut"
 	@echo "make vendor  re-fetch the vendored browser files in _vendor/ (npm pack)"
 	@echo "make lab    JupyterLab on notebooks/"
@@ -71,6 +72,12 @@ NBVAL := PYTHONPATH=tests $(BIN)/python -m pytest -p nbval_data_mode --nbval-lax
 	--nbval-current-env -p no:cacheprovider
 notebooks: $(STAMP)
 	$(NBVAL_ENV) $(NBVAL) $(NBVAL_PATHS)
+
+# The whole book as one PDF (_build/pdf/book.pdf), printed from the built HTML by
+# headless Chromium once MathJax has typeset (book/print_pdf.py); no second execution.
+pdf: $(STAMP)
+	@test -f _build/html/index.html || $(MAKE) book
+	$(BIN)/python book/print_pdf.py
 
 # Class editions of every chapter (book/classroom.py): _build/classroom/student (no
 # solutions) and instructor/, plain notebooks for Colab and VS Code, with the numbers of

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from browser import require_chromium
 from check_book import MAX_PAGE_BYTES, check_book, pages_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,3 +153,33 @@ def test_the_run_times_table_is_measured_by_the_build(small_book):
     assert int(row.group(1)) >= 1 and int(row.group(2).replace(",", "")) > 50
     assert "Measured by this build of the book on" in text
     assert "cores" in text and "not recorded" not in text
+
+
+def test_make_pdf_prints_the_built_book_with_math_and_figures(small_book, tmp_path):
+    """book/print_pdf.py on the small book: one PDF, typeset, figures embedded."""
+    from pypdf import PdfReader
+
+    require_chromium()
+    sys.path.insert(0, str(ROOT / "book"))
+    import print_pdf
+
+    toc = small_book.parent.parent / "_toc.yml"
+    pages = print_pdf.toc_pages(toc)
+    assert pages == ["intro", "explorers", "run_times"]
+    out = tmp_path / "book.pdf"
+    printed = print_pdf.print_pages(small_book, pages)
+    n = print_pdf.join(printed, out)
+    reader = PdfReader(out)
+    assert len(reader.pages) == n >= 3
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for title in ("Small test book", "Explorers", "Run times"):
+        assert title in text
+    for raw in ("$$", "\\frac", "\\(", "```{", "{eval}"):
+        assert raw not in text, raw
+    images = sum(len(page.images) for page in reader.pages)
+    assert images >= 1  # the explorers' static twins
+    assert [o.title for o in reader.outline] == [
+        "Small test book",
+        "Explorers",
+        "Run times",
+    ]
