@@ -27,12 +27,15 @@ connection. The mixed round reports the valid clients' throughput and p95
 against the clean round's, the statuses the hostile uploads got, any 500, and
 any 503 a valid request got; the run fails when throughput or p95 of the valid
 requests moves by more than 20 %, RSS grows by 50 MiB or more, or any 500 or
-valid 503 appears.
+valid 503 appears. ``--hostile-pause S`` makes each hostile client wait S seconds
+between uploads; without it they send back to back, and on a 2-core machine the
+load generator's own work (pushing 10 MiB bodies) then takes CPU from the server
+too. The warm-up runs the same mix, so RSS growth measures the rounds.
 
 Usage::
 
     python benchmarks/bench_api.py [--model DIR] [--clients 16] [--seconds 15]
-        [--rounds 2] [--max-requests 8000] [--hostile 4]
+        [--rounds 2] [--max-requests 8000] [--hostile 4] [--hostile-pause 0.25]
 
 Targets on 2 cores: >= 200 predictions per second, p95 <= 100 ms at 16 clients, zero
 errors, RSS flat between rounds. Teaching material, not a diagnostic device.
@@ -298,6 +301,14 @@ async def _hostile_one(port: int, kind: str, payloads: dict, limit: int) -> str:
         writer.close()
 
 
+HOSTILE_KINDS = [
+    "declared too large",
+    "streamed past the limit",
+    "decompression bomb",
+    "corrupt PNG",
+]
+
+
 async def mixed_round(
     port: int,
     requests: list[bytes],
@@ -305,14 +316,10 @@ async def mixed_round(
     seconds: float,
     hostile: int,
     limit: int,
+    kinds: list[str] = HOSTILE_KINDS,
+    pause: float = 0.0,
 ) -> dict:
     """:func:`load_round` with ``hostile`` extra clients sending hostile uploads."""
-    kinds = [
-        "declared too large",
-        "streamed past the limit",
-        "decompression bomb",
-        "corrupt PNG",
-    ]
     payloads = {"decompression bomb": bomb_png(), "corrupt PNG": corrupt_png()}
     statuses: dict[str, dict[str, int]] = {k: {} for k in kinds}
     deadline = time.perf_counter() + seconds
@@ -324,6 +331,8 @@ async def mixed_round(
             status = await _hostile_one(port, kind, payloads, limit)
             statuses[kind][status] = statuses[kind].get(status, 0) + 1
             i += 1
+            if pause:
+                await asyncio.sleep(pause)
 
     valid = load_round(port, requests, clients, seconds)
     result, *_ = await asyncio.gather(valid, *(attacker(k) for k in range(hostile)))
@@ -368,6 +377,8 @@ def report_mixed(port, pid, args, clean: dict, rss: list, seed: int) -> bool:
             args.seconds,
             args.hostile,
             MAX_UPLOAD_BYTES,
+            args.hostile_kinds,
+            args.hostile_pause,
         )
     )
     rss.append(rss_mib(pid))
@@ -426,6 +437,18 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="hostile clients in a mixed round after each clean one (0: none)",
     )
+    parser.add_argument(
+        "--hostile-kinds",
+        type=lambda text: text.split(","),
+        default=HOSTILE_KINDS,
+        help="comma-separated subset of: " + ", ".join(HOSTILE_KINDS),
+    )
+    parser.add_argument(
+        "--hostile-pause",
+        type=float,
+        default=0.0,
+        help="seconds each hostile client waits between uploads (0: none)",
+    )
     args = parser.parse_args(argv)
 
     load1, load5, _ = os.getloadavg()
@@ -459,7 +482,23 @@ def main(argv: list[str] | None = None) -> int:
             # Warm-up under the same load, so that round 1 starts from a server whose
             # threads and allocator pools are already there.
             warm = request_bytes(2000, port, seed=10_000)
-            asyncio.run(load_round(port, warm, args.clients, 5.0))
+            if args.hostile:  # the same load as the rounds: hostile clients too
+                from cnnguide.deploy.service import MAX_UPLOAD_BYTES
+
+                asyncio.run(
+                    mixed_round(
+                        port,
+                        warm,
+                        args.clients,
+                        5.0,
+                        args.hostile,
+                        MAX_UPLOAD_BYTES,
+                        args.hostile_kinds,
+                        args.hostile_pause,
+                    )
+                )
+            else:
+                asyncio.run(load_round(port, warm, args.clients, 5.0))
             del warm
             rss = [rss_mib(server.pid)]
             print(

@@ -391,3 +391,45 @@ def test_a_loopback_server_refuses_a_foreign_host_header(model_dir):
     assert client.get("/health").status_code == 200
     assert client.get("/health", headers={"Host": "localhost:8000"}).status_code == 200
     assert client.get("/health", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_a_refused_stream_frees_its_bytes_at_once():
+    """An oversized chunked upload's buffered bytes are dropped with the 413.
+
+    The exception that stops the read keeps the reading frame alive in a
+    reference cycle; before the fix that frame still held the list of every
+    chunk until the garbage collector ran, and a stream of such uploads grew
+    the server by hundreds of MiB (benchmarks/bench_api.py --hostile).
+    """
+    import asyncio
+    import gc
+
+    from cnnguide.deploy.api import _LimitBody
+
+    async def app(scope, receive, send):  # never reached: the body is too large
+        raise AssertionError("the application saw an oversized body")
+
+    chunk = 1 << 20
+    middleware = _LimitBody(app, max_bytes=4 * chunk, timeout=30)
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"x" * chunk, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/predict", "headers": []}
+    asyncio.run(middleware(scope, receive, send))  # first call: lazy imports
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        asyncio.run(middleware(scope, receive, send))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert [m["status"] for m in sent if "status" in m] == [413, 413]
+    # Five chunks were read before the refusal; at most the last may linger.
+    assert held < 2 * chunk, f"{held / 2**20:.1f} MiB still held after the 413"

@@ -269,16 +269,24 @@ class _LimitBody:
     async def _body(self, receive) -> list:
         """Every message of the request body, counting bytes as they arrive."""
         limit, seen, messages = self.max_bytes + _FORM_OVERHEAD, 0, []
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                return messages  # the client went away: let the app see it
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _TooLarge
-            if not message.get("more_body", False):
-                return messages
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":
+                    return messages  # the client went away: let the app see it
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+                if not message.get("more_body", False):
+                    return messages
+        except BaseException:
+            # Drop the bytes now. The exception's traceback keeps this frame
+            # (and the list) alive in a reference cycle until the garbage
+            # collector next runs; under a stream of oversized uploads that
+            # held hundreds of MiB (benchmarks/bench_api.py --hostile).
+            messages.clear()
+            raise
 
 
 def is_loopback(host: str) -> bool:
