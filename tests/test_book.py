@@ -173,13 +173,17 @@ def test_book_builds_without_execution(tmp_path):
     assert (html / "index.html").exists()
     for entry in toc_files():
         assert (html / f"{entry}.html").exists(), f"{entry}.html was not built"
-    # The Colab button must open the chapter's notebook in the repository.
+    # The Colab button opens the chapter's student edition on the classroom
+    # branch (book/_ext/colab_student.py); Binder keeps the main branch.
     page = (html / "notebooks" / "08_training.html").read_text(encoding="utf-8")
-    repo = config["repository"]["url"].removeprefix("https://github.com/")
-    colab = f"https://colab.research.google.com/github/{repo}/blob/{config['repository']['branch']}/"
-    assert f'{colab}notebooks/08_training.ipynb"' in page, re.findall(
-        r"colab[^\"]*", page
-    )[:3]
+    student = (
+        "https://colab.research.google.com/github/cnnguide/cnnguide/blob/"
+        "classroom/student/08_training.ipynb"
+    )
+    assert f'{student}"' in page, re.findall(r"colab[^\"]*", page)[:3]
+    assert "blob/main/notebooks/08_training.ipynb" not in page
+    binder = f"/{config['repository']['branch']}?urlpath=lab/tree/notebooks/08_training"
+    assert binder in page  # Binder keeps the main branch
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
