@@ -11,6 +11,7 @@ book: zero page errors, zero blocked requests, math typeset, every explorer
 renders and responds to each control, a screenshot of each, pages under 4 MB.
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -61,11 +62,15 @@ def small_book(tmp_path_factory):
         yaml.safe_dump(small_book_config(), sort_keys=False)
     )
     jb = Path(sys.executable).with_name("jupyter-book")
+    # streamlit sets MPLBACKEND=Agg in this process when a test imports it
+    # (test_app); the book's kernels would inherit it and show no figures.
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     proc = subprocess.run(
         [str(jb), "build", str(src), "-W", "-n", "--keep-going"],
         capture_output=True,
         text=True,
         timeout=900,
+        env=env,
     )
     assert proc.returncode == 0, (
         f"jupyter-book build of the small book failed:\n{proc.stdout[-4000:]}\n"
