@@ -120,8 +120,8 @@ def _table(app, env, fromdocname) -> nodes.Node:
     caption = nodes.paragraph(
         text=(
             f"Measured by this build of the book on {machine()}, one chapter at a "
-            "time; with the data the build used. A laptop runs at a similar speed; "
-            "a shared classroom server runs slower when many kernels train at once."
+            "time, with the data the build used. Another machine gives other times; "
+            "a shared classroom server is slower while many kernels train at once."
         )
     )
     return (
