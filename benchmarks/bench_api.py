@@ -364,23 +364,28 @@ def wait_ready(port: int, proc: subprocess.Popen, log: Path, timeout=120.0) -> N
     raise SystemExit(f"the API was not ready after {timeout} s:\n{log.read_text()}")
 
 
-def report_mixed(port, pid, args, clean: dict, rss: list, seed: int) -> bool:
-    """Run one mixed round after a clean one, print it, return True if it failed."""
+def run_mixed(port: int, requests: list[bytes], seconds: float, args) -> dict:
+    """:func:`mixed_round` with the command line's clients and hostile settings."""
     from cnnguide.deploy.service import MAX_UPLOAD_BYTES
 
-    requests = request_bytes(args.max_requests, port, seed=seed)
-    mixed = asyncio.run(
+    return asyncio.run(
         mixed_round(
             port,
             requests,
             args.clients,
-            args.seconds,
+            seconds,
             args.hostile,
             MAX_UPLOAD_BYTES,
             args.hostile_kinds,
             args.hostile_pause,
         )
     )
+
+
+def report_mixed(port, pid, args, clean: dict, rss: list, seed: int) -> bool:
+    """Run one mixed round after a clean one, print it, return True if it failed."""
+    requests = request_bytes(args.max_requests, port, seed=seed)
+    mixed = run_mixed(port, requests, args.seconds, args)
     rss.append(rss_mib(pid))
     speed = mixed["per_s"] / clean["per_s"] - 1
     p95 = mixed["p95"] / clean["p95"] - 1
@@ -483,20 +488,7 @@ def main(argv: list[str] | None = None) -> int:
             # threads and allocator pools are already there.
             warm = request_bytes(2000, port, seed=10_000)
             if args.hostile:  # the same load as the rounds: hostile clients too
-                from cnnguide.deploy.service import MAX_UPLOAD_BYTES
-
-                asyncio.run(
-                    mixed_round(
-                        port,
-                        warm,
-                        args.clients,
-                        5.0,
-                        args.hostile,
-                        MAX_UPLOAD_BYTES,
-                        args.hostile_kinds,
-                        args.hostile_pause,
-                    )
-                )
+                run_mixed(port, warm, 5.0, args)
             else:
                 asyncio.run(load_round(port, warm, args.clients, 5.0))
             del warm

@@ -396,9 +396,8 @@ def convert_notebook(
         + " Teaching material, not a diagnostic device."
     )
     cells, in_solution = [], False
-    source = [c for c in nb["cells"]]
     installed = False
-    for cell in source:
+    for cell in nb["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
         directives = _directive_names(cell)
         if "solution-start" in directives:

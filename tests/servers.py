@@ -1,8 +1,12 @@
 """Start-and-stop helpers for the tests that run a real server (the API, the app, a browser)."""
 
+import os
 import socket
 import subprocess
+import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +53,46 @@ def stop_process(proc, timeout=20):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextmanager
+def serve_api(model_dir, folder):
+    """``python -m cnnguide.deploy.api MODEL`` on a free loopback port, until exit.
+
+    Yields ``(base_url, log_path)`` once ``/health`` answers 200; the server's
+    output goes to ``folder/server.log``, and the server is stopped on exit.
+    """
+    import httpx
+
+    port = free_port()
+    log_path = Path(folder) / "server.log"
+    env = dict(
+        os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
+    )
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cnnguide.deploy.api",
+                str(model_dir),
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(
+            "api server",
+            lambda: httpx.get(base + "/health", timeout=2).status_code == 200,
+            120,
+            server,
+            log_path,
+            retry_on=httpx.TransportError,
+        )
+        yield base, log_path
+    finally:
+        stop_process(server)

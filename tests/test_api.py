@@ -1,14 +1,11 @@
 """The web API, through FastAPI's test client and one real uvicorn server on loopback."""
 
 import io
-import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-import subprocess
-import sys
 
 import cnnguide
 
@@ -18,7 +15,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from cnnguide.deploy.api import create_app  # noqa: E402
 from cnnguide.deploy.service import NoModelError  # noqa: E402
 
-from servers import free_port, stop_process, wait_for  # noqa: E402
+from servers import serve_api  # noqa: E402
 from tiny_models import png_bytes, save_tiny_model  # noqa: E402
 
 
@@ -164,34 +161,7 @@ def test_create_app_without_model_says_how_to_train(tmp_path):
 def test_real_server_on_loopback(model_dir, tmp_path):
     import httpx
 
-    port = free_port()
-    log = open(tmp_path / "server.log", "wb")
-    env = dict(
-        os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
-    )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cnnguide.deploy.api",
-            str(model_dir),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            "server",
-            lambda: httpx.get(base + "/health", timeout=2).status_code == 200,
-            120,
-            server,
-            tmp_path / "server.log",
-            retry_on=httpx.TransportError,
-        )
+    with serve_api(model_dir, tmp_path) as (base, _):
         r = httpx.post(
             base + "/predict",
             files={"file": ("x.png", png_bytes(), "image/png")},
@@ -205,6 +175,3 @@ def test_real_server_on_loopback(model_dir, tmp_path):
             timeout=30,
         )
         assert bad.status_code == 415 and "not a PNG or JPEG" in bad.json()["detail"]
-    finally:
-        stop_process(server)
-        log.close()

@@ -8,16 +8,12 @@ fixed and the examples bounded, so a failure reproduces and CI time stays
 small.
 """
 
-import os
-import subprocess
-import sys
-
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from servers import free_port, stop_process, wait_for
+from servers import serve_api
 from tiny_models import save_tiny_model
 
 pytestmark = pytest.mark.slow
@@ -25,48 +21,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory):
-    """Base URL of ``python -m cnnguide.deploy.api`` serving a tiny model."""
+    """Base URL and log of ``python -m cnnguide.deploy.api`` serving a tiny model."""
     tmp = tmp_path_factory.mktemp("fuzz")
-    model_dir = save_tiny_model(tmp / "model", threshold=0.4)
-    port = free_port()
-    log_path = tmp / "server.log"
-    log = open(log_path, "wb")
-    env = dict(
-        os.environ, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost"
-    )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "cnnguide.deploy.api",
-            str(model_dir),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            "api server",
-            lambda: httpx.get(base + "/health", timeout=2).status_code == 200,
-            120,
-            server,
-            log_path,
-            retry_on=httpx.TransportError,
-        )
-        yield base, log_path
-    finally:
-        stop_process(server)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def api_schema(live_api):
-    base, _ = live_api
-    return schemathesis.openapi.from_url(base + "/openapi.json")
+    with serve_api(save_tiny_model(tmp / "model", threshold=0.4), tmp) as live:
+        yield live
 
 
 # schemathesis's own pytest plugin does not run under this pytest (it reads a

@@ -12,13 +12,15 @@ page is written, after every chapter has run. The table names the machine.
 
 from __future__ import annotations
 
-import json
-import os
-import platform
+import sys
 from pathlib import Path
 
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # book/classroom.py
 
 
 class run_times_placeholder(nodes.General, nodes.Element):
@@ -33,29 +35,22 @@ class ChapterRunTimes(SphinxDirective):
 
 
 def machine() -> str:
-    """The build machine in words: CPU model and core count."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
+    """The build machine in words, as the benchmarks' stamps describe it."""
+    from benchmarks._results import machine as described
+
+    m = described()
+    return f"{m['cpu']}, {m['cores']} cores"
 
 
 def peak_memory(glue_file: Path) -> float | None:
     """The ``peak_memory_mib`` a chapter glued, or None if it glued none."""
+    from classroom import read_glued  # book/classroom.py: one reader of glue files
+
     try:
-        data = json.loads(glue_file.read_text(encoding="utf-8"))
-        text = data["peak_memory_mib"]["data"]["text/plain"]
-    except (OSError, KeyError, ValueError):
+        value = read_glued(glue_file).get("peak_memory_mib")
+    except (OSError, ValueError):
         return None
-    try:
-        return float(text.removeprefix("np.float64(").removesuffix(")"))
-    except ValueError:
-        return None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def rows(docnames, exec_data, output_folder: Path) -> list[tuple[str, str, str]]:
