@@ -6,14 +6,16 @@ set -euo pipefail
 REQUIREJS=2.3.7
 HTML_MANAGER=1.0.15
 ANYWIDGET=0.11.0
+# axe-core is used by tests/check_book.py only; _config.yml keeps it out of the book.
+AXE_CORE=4.14.1
 
 here="$(cd "$(dirname "$0")" && pwd)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 npm pack --silent "requirejs@$REQUIREJS" "@jupyter-widgets/html-manager@$HTML_MANAGER" \
-    "anywidget@$ANYWIDGET" >/dev/null
-for name in requirejs jupyter-widgets-html-manager anywidget; do
+    "anywidget@$ANYWIDGET" "axe-core@$AXE_CORE" >/dev/null
+for name in requirejs jupyter-widgets-html-manager anywidget axe-core; do
     mkdir -p "$name" && tar xzf "$name"-*.tgz -C "$name"
 done
 
@@ -35,6 +37,11 @@ done
 # anywidget's AMD front end (the same file as the wheel's nbextension/index.js).
 rm -rf "$here/anywidget" && mkdir -p "$here/anywidget"
 cp anywidget/package/dist/index.js anywidget/package/LICENSE "$here/anywidget/"
+
+# axe-core: the minified engine, its licence (MPL-2.0) and its third-party notices.
+rm -rf "$here/axe-core" && mkdir -p "$here/axe-core"
+cp axe-core/package/axe.min.js axe-core/package/LICENSE axe-core/package/LICENSE-3RD-PARTY.txt \
+    "$here/axe-core/"
 
 # Licence texts the npm tarballs do not carry as files.
 cat > "$here/requirejs/LICENSE" <<'LIC'

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from cnnguide.plotting import SIGNED_CMAP, signed_limit
+
 __all__ = [
     "BT601_WEIGHTS",
     "as_model_input",
@@ -387,6 +389,7 @@ def show_pixel_values(
     vmin: float | None = 0,
     vmax: float | None = 255,
     fontsize: float = 8,
+    signed: bool = False,
 ):
     """Draw a small image as a heatmap with every pixel's value written in its cell.
 
@@ -400,6 +403,11 @@ def show_pixel_values(
         Format of the numbers; ``"d"`` for integers, ``".2f"`` for floats by default.
     cmap, vmin, vmax
         Colour map and its limits (``0`` and ``255`` by default: the full 8-bit range).
+    signed : bool
+        Signed values (weights, responses): the book's diverging map
+        (:data:`cnnguide.plotting.SIGNED_CMAP`) on ``[-vmax, vmax]``, centred on
+        zero (``vmax=None``: the largest ``|value|``); ``cmap`` and ``vmin`` are
+        not used.
 
     Returns
     -------
@@ -410,6 +418,9 @@ def show_pixel_values(
     >>> fig = show_pixel_values(np.arange(16, dtype=np.uint8).reshape(4, 4))
     >>> len(fig.axes[0].texts)
     16
+    >>> fig = show_pixel_values(np.array([[-1.0, 0.5]]), signed=True, vmax=None)
+    >>> fig.axes[0].images[0].get_clim()
+    (-1.0, 1.0)
     """
     array = np.asarray(image)
     if array.ndim != 2:
@@ -425,8 +436,12 @@ def show_pixel_values(
         fig, ax = plt.subplots(figsize=(side, side))
     else:
         fig = ax.figure
-    low = float(array.min()) if vmin is None else vmin
-    high = float(array.max()) if vmax is None else vmax
+    if signed:
+        high = signed_limit(array) if vmax is None else abs(float(vmax))
+        low, cmap = -high, SIGNED_CMAP
+    else:
+        low = float(array.min()) if vmin is None else vmin
+        high = float(array.max()) if vmax is None else vmax
     ax.imshow(array, cmap=cmap, vmin=low, vmax=high)
     for (row, col), value in np.ndenumerate(array):
         ax.text(

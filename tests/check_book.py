@@ -22,7 +22,15 @@ build folder is blocked. For every page it checks:
   and check boxes by a click; a screenshot of each explorer (controls and view)
   is saved as ``<page>--<n>-<explorer>.png`` in the screenshots folder
   (default ``<build>/../screenshots``, i.e. ``_build/screenshots``);
-- size: each page's HTML (embedded widget state included) under 4 MB.
+- size: each page's HTML (embedded widget state included) under 4 MB;
+- accessibility: axe-core (vendored in ``_vendor/axe-core``) runs the WCAG 2.0
+  and 2.1 A/AA rules over the page once its explorers have drawn, with no rule
+  disabled. A violation inside what the book itself draws (executed outputs,
+  explorers and their controls, see ``OUTPUT_SELECTOR``) fails the page; the
+  theme's own violations are listed in the report, not failed (the theme is
+  not ours to fork). The check counts the form controls in outputs that axe
+  examined for an accessible name; a page with explorers where it examined none
+  fails, and so does a book where it examined none at all.
 
 It prints one line per page, writes a JSON report (default
 ``<build>/../check-book.json``) and exits 1 when anything failed.
@@ -31,6 +39,7 @@ It prints one line per page, writes a JSON report (default
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import sys
@@ -42,7 +51,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import chromium_page  # noqa: E402
 
 MAX_PAGE_BYTES = 4 * 1024 * 1024
-SKIP_DIRS = {"_static", "_sources", "_images", "requirejs", "html-manager", "anywidget"}
+SKIP_DIRS = {
+    "_static",
+    "_sources",
+    "_images",
+    "requirejs",
+    "html-manager",
+    "anywidget",
+    "axe-core",
+}
+AXE_PATH = Path(__file__).resolve().parents[1] / "_vendor" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# What the book itself draws: executed cell outputs (myst-nb), the widget views
+# and the explorers. Everything else on a page is the theme's.
+OUTPUT_SELECTOR = (
+    ".cell_output, .output, .jupyter-widgets, .widget-area, .cnnguide-explorer"
+)
+# The rules that judge a form control's accessible name.
+CONTROL_NAME_RULES = [
+    "aria-input-field-name",
+    "aria-toggle-field-name",
+    "button-name",
+    "input-button-name",
+    "label",
+    "select-name",
+]
 STATE_RE = re.compile(
     r'<script type="application/vnd\.jupyter\.widget-state\+json">(.*?)</script>', re.S
 )
@@ -124,6 +157,40 @@ e => (e.matches('select') && e.options.length < 2)
      || (e.matches('.widget-radio-box') && e.querySelectorAll('input').length < 2)
 """
 
+# Runs axe over the page and sorts each finding into "outputs" (inside
+# OUTPUT_SELECTOR, or not found again: counted against us, not the theme) or
+# "theme". Returns the findings and the output controls axe examined.
+AXE_JS = r"""
+async ([tags, outputSel, nameRules]) => {
+  const r = await axe.run(document, { runOnly: { type: 'tag', values: tags } });
+  const where = t => {
+    const sel = Array.isArray(t) ? t[t.length - 1] : t;
+    let el = null;
+    try { el = document.querySelector(Array.isArray(sel) ? sel[0] : sel); }
+    catch (e) { el = null; }
+    return el && !el.closest(outputSel) ? 'theme' : 'outputs';
+  };
+  const out = { outputs: [], theme: [], incomplete: 0, controls: [] };
+  for (const v of r.violations)
+    for (const n of v.nodes)
+      out[where(n.target)].push({ rule: v.id, impact: v.impact, target: n.target.join(' '),
+                                  summary: (n.failureSummary || '').split('
+')[1] || '',
+                                  html: n.html.slice(0, 160) });
+  const seen = new Set();
+  for (const group of [r.passes, r.violations, r.incomplete])
+    for (const v of group)
+      if (nameRules.includes(v.id))
+        for (const n of v.nodes) {
+          const t = n.target.join(' ');
+          if (where(n.target) === 'outputs' && !seen.has(t)) seen.add(t);
+        }
+  out.controls = [...seen];
+  out.incomplete = r.incomplete.reduce((k, v) => k + v.nodes.length, 0);
+  return out;
+}
+"""
+
 MATH_JS = r"""
 async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
@@ -169,6 +236,8 @@ class PageResult:
     problems: list[str] = field(default_factory=list)
     formulas: int = 0
     explorers: list[ExplorerResult] = field(default_factory=list)
+    a11y_controls: int = 0
+    a11y_theme: list[dict] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -382,6 +451,31 @@ def leaked_paths(text: str, folders=None) -> list[str]:
     return [f for f in (PRIVATE_FOLDERS if folders is None else folders) if f in text]
 
 
+def check_accessibility(page, result: PageResult, explorers: int) -> None:
+    """Run axe-core over the page (see the module docstring) into ``result``."""
+    if not AXE_PATH.exists():
+        raise SystemExit(f"{AXE_PATH} is missing: run `make vendor` (npm) to fetch it")
+    page.evaluate(axe_source())
+    found = page.evaluate(AXE_JS, [AXE_TAGS, OUTPUT_SELECTOR, CONTROL_NAME_RULES])
+    for v in found["outputs"]:
+        result.problems.append(
+            f"axe {v['rule']} ({v['impact']}) in an output at {v['target']}: "
+            f"{v['summary'].strip()} [{v['html']}]"
+        )
+    result.a11y_controls = len(found["controls"])
+    result.a11y_theme = found["theme"]
+    if explorers and not found["controls"]:
+        result.problems.append(
+            "axe examined no control in this page's outputs, which hold explorers"
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def axe_source() -> str:
+    """The vendored axe-core engine's source, read once."""
+    return AXE_PATH.read_text(encoding="utf-8")
+
+
 def check_page(page, build: Path, path: Path, shots: Path) -> PageResult:
     rel = path.relative_to(build).as_posix()
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -415,6 +509,9 @@ def check_page(page, build: Path, path: Path, shots: Path) -> PageResult:
             )
         if math["raw"]:
             result.problems.append(f"raw math delimiters in the text: {math['raw']}")
+    # Once the explorers have drawn, before any control is changed: the page
+    # as a reader first meets it.
+    check_accessibility(page, result, want)
     if want:
         check_explorers(page, rel, shots, result)
     try:
@@ -485,6 +582,22 @@ def main(argv=None) -> int:
     results = check_book(args.build, args.screenshots, args.report)
     bad = [r for r in results if not r.ok]
     n_ex = sum(len(r.explorers) for r in results)
+    n_ctl = sum(r.a11y_controls for r in results)
+    theme = {}
+    for r in results:
+        for v in r.a11y_theme:
+            theme.setdefault(v["rule"], set()).add(r.page)
+    print(
+        f"axe-core: {n_ctl} controls in outputs examined for a name; the theme's "
+        f"own violations (not failed): "
+        + (
+            ", ".join(f"{k} on {len(v)} pages" for k, v in sorted(theme.items()))
+            or "none"
+        )
+    )
+    if not n_ctl:
+        print("FAIL axe-core examined no control in any output")
+        return 1
     biggest = max(results, key=lambda r: r.bytes)
     print(
         f"{len(results)} pages, {n_ex} explorers, largest page {biggest.page} "

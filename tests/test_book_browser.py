@@ -42,7 +42,7 @@ def small_book_config() -> dict:
     """The real book's configuration, adapted to the small test book."""
     cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
     cfg["title"] = "cnnguide small test book"
-    cfg["exclude_patterns"] = ["_build", "README.md", "update.sh"]
+    cfg["exclude_patterns"] = ["_build", "README.md", "update.sh", "axe-core"]
     cfg.pop("bibtex_bibfiles", None)
     sphinx = cfg.setdefault("sphinx", {})
     sphinx.setdefault("config", {}).pop("bibtex_reference_style", None)
@@ -97,6 +97,7 @@ def test_small_book_pages_load_nothing_from_outside(small_book):
         assert (small_book / rel).exists(), f"{rel} missing from the build"
     assert not (small_book / "README.md").exists()
     assert not (small_book / "update.sh").exists()
+    assert not (small_book / "axe-core").exists(), "the test-only axe-core was copied"
 
 
 def test_small_book_passes_the_browser_check(small_book, capsys):
@@ -116,6 +117,9 @@ def test_small_book_passes_the_browser_check(small_book, capsys):
         assert driven, f"{e.name}: no control could be driven"
     assert by_page["intro.html"].formulas >= 2
     assert all(r.bytes < MAX_PAGE_BYTES for r in results)
+    # axe-core judged the name of every explorer control it found: at least
+    # one control per explorer (the widget boxes hold more).
+    assert by_page["explorers.html"].a11y_controls >= len(EXPLORERS)
 
 
 def test_check_book_reports_a_broken_page(small_book, tmp_path):
@@ -147,6 +151,35 @@ def test_check_book_reports_a_broken_page(small_book, tmp_path):
     assert not bad.ok
     assert bad.blocked == ["https://cdn.jsdelivr.net/npm/x.js"]
     assert any("undefinedFunction" in e for e in bad.errors)
+
+
+def test_check_book_fails_inaccessible_outputs_not_the_theme(small_book, tmp_path):
+    """axe-core: an unnamed slider and faint text in an output fail the page;
+    the same unnamed control outside the outputs is the theme's, reported."""
+    broken = tmp_path / "html"
+    shutil.copytree(small_book, broken)
+    index = broken / "intro.html"
+    text = index.read_text(encoding="utf-8")
+    output = (
+        '<div class="cell_output"><input type="range" min="0" max="9">'
+        '<span style="color:#c8c8c8;background:#ffffff">faint log line</span></div>'
+    )
+    text = text.replace("</main>", output + "</main>", 1)
+    text = re.sub(r"(<body[^>]*>)", r'\1<input type="text" id="theme-x">', text, 1)
+    index.write_text(text, encoding="utf-8")
+    (result,) = check_book(
+        broken,
+        tmp_path / "shots",
+        tmp_path / "report.json",
+        verbose=False,
+        only=["intro.html"],
+    )
+    axe = [p for p in result.problems if p.startswith("axe ")]
+    rules = {p.split()[1] for p in axe}
+    assert {"label", "color-contrast"} <= rules, result.problems
+    assert all("theme-x" not in p for p in axe)
+    assert any("theme-x" in v["target"] for v in result.a11y_theme)
+    assert result.a11y_controls >= 1
 
 
 def test_the_run_times_table_is_measured_by_the_build(small_book):

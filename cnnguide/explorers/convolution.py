@@ -424,6 +424,31 @@ class ConvolutionExplorer(ImageExplorer):
         state["image"] = self.image
         return state
 
+    def show_strongest(self) -> tuple[int, int]:
+        """Move the window to the output pixel where the kernel responds most.
+
+        The largest ``|feature map|`` value of the current image, kernel, stride
+        and padding (the first one on ties): a page that opens there shows the
+        kernel at work on an edge, not on a flat corner whose sum is 0.
+
+        Returns
+        -------
+        (row, col) : tuple of int
+            The new ``row`` and ``col``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> step = np.zeros((9, 9)); step[:, 5:] = 1.0
+        >>> ex = ConvolutionExplorer(step, kernel="sobel_x")
+        >>> ex.show_strongest()
+        (0, 3)
+        """
+        response = np.abs(self.reference()["feature_map"])
+        row, col = np.unravel_index(int(np.argmax(response)), response.shape)
+        self.row, self.col = int(row), int(col)
+        return self.row, self.col
+
 
 def convolution_explorer(images=None, kernel: str = "sobel_x", **kwargs):
     """A :class:`ConvolutionExplorer` (same arguments); display it to see it.
