@@ -23,7 +23,7 @@ help:
 	@echo "make test   unit tests, nbval over every notebook, book build check"
 	@echo "make classroom  student and instructor notebooks for Colab (_build/classroom)"
 	@echo "make pdf    the built book as one PDF (_build/pdf/book.pdf)"
-	@echo "make check-book  every page of _build/html in headless Chromium, network cut"
+	@echo "make check-book  every page of _build/html in headless Chromium, network cut, axe-core"
 	@echo "make vendor  re-fetch the vendored browser files in _vendor/ (npm pack)"
 	@echo "make lab    JupyterLab on notebooks/"
 	@echo "make app    the Streamlit demo page (MODEL=folder, default cnnguide-model)"
@@ -44,7 +44,8 @@ book: $(STAMP)
 	@echo "Open _build/html/index.html in a browser."
 
 # Every page of the built book in headless Chromium with the network cut: page
-# errors, math, each explorer and control, screenshots in _build/screenshots.
+# errors, math, each explorer and control, axe-core's WCAG 2.1 A/AA rules,
+# screenshots in _build/screenshots.
 check-book: $(STAMP)
 	$(BIN)/python tests/check_book.py _build/html
 
