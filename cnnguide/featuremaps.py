@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from cnnguide.images import as_model_input
+from cnnguide.plotting import show_signed, signed_limit
 
 __all__ = [
     "feature_maps",
@@ -142,26 +143,44 @@ def plot_feature_maps(
     size: float = 1.3,
     cmap: str = "viridis",
 ):
-    """Grid of the channels of one layer's feature map, each on its own colour scale.
+    """Grid of the channels of one layer's feature map, on one colour scale.
+
+    All channels shown share the layer's scale and one colour bar, so a weak
+    channel looks weak. A signed layer (any value below zero: convolution,
+    batch norm) is drawn by :func:`cnnguide.plotting.show_signed`, centred on
+    zero; a non-negative one (after ReLU) uses ``cmap`` from 0 to its maximum.
 
     Examples
     --------
     >>> fig = plot_feature_maps({"conv": np.random.default_rng(0).random((6, 6, 3))}, "conv")
     >>> len([ax for ax in fig.axes if ax.images])
     3
+    >>> fig = plot_feature_maps({"conv": np.linspace(-1, 2, 18).reshape(3, 3, 2)}, "conv")
+    >>> fig.axes[0].images[0].get_clim()
+    (-2.0, 2.0)
     """
     m = _check_map(maps, layer)
     channels = list(range(m.shape[-1])) if channels is None else list(channels)
+    shown = m[..., channels]
+    signed = bool(np.nanmin(shown) < 0)
     ncols = min(ncols, len(channels))
     nrows = -(-len(channels) // ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False
+        nrows,
+        ncols,
+        figsize=(size * ncols + 0.8, size * nrows + 0.4),
+        squeeze=False,
+        layout="constrained",
     )
     for ax in axes.flat:
         ax.axis("off")
+    limit = signed_limit(shown)
     for ax, c in zip(axes.flat, channels):
-        ax.imshow(m[..., c], cmap=cmap)
+        if signed:
+            image = show_signed(m[..., c], ax=ax, limit=limit, colorbar=False)
+        else:
+            image = ax.imshow(m[..., c], cmap=cmap, vmin=0.0, vmax=limit)
         ax.set_title(f"ch {c}", fontsize=8)
+    fig.colorbar(image, ax=axes, fraction=0.05, shrink=0.9, label="activation")
     fig.suptitle(f"{layer}: {m.shape[0]}x{m.shape[1]}x{m.shape[2]}", fontsize=10)
-    fig.tight_layout()
     return fig
