@@ -59,6 +59,30 @@
     shim(window.MathJax);  // MathJax 3 itself (its script is deferred)
   });
 
+  // The ipywidgets slider draws its handle as a <div role="slider"> beside its
+  // <label class="widget-label">, not inside it, so a screen reader announces
+  // an unnamed slider (axe-core: aria-input-field-name). Name each handle by
+  // its label, through aria-labelledby, as the views render (asynchronously).
+  var labelled = 0;
+  function nameSliders() {
+    var handles = document.querySelectorAll(".widget-slider [role=slider]");
+    for (var i = 0; i < handles.length; i++) {
+      var handle = handles[i];
+      if (handle.getAttribute("aria-label") || handle.getAttribute("aria-labelledby")) continue;
+      var slider = handle.closest(".widget-slider");
+      var label = slider && slider.querySelector(".widget-label");
+      if (!label || !label.textContent.trim()) continue;  // nothing to name it by
+      if (!label.id) label.id = "cnnguide-slider-label-" + (++labelled);
+      handle.setAttribute("aria-labelledby", label.id);
+    }
+  }
+  var pending = false;
+  new MutationObserver(function () {
+    if (pending) return;
+    pending = true;
+    window.requestAnimationFrame(function () { pending = false; nameSliders(); });
+  }).observe(document.documentElement, { childList: true, subtree: true });
+
   // embed-amd.js renders at once when the page has loaded, else on "load".
   load("requirejs/require.js", function () {
     configure();
