@@ -23,6 +23,7 @@ __all__ = [
     "channels_first_to_last",
     "channels_last_to_first",
     "mean_normalize",
+    "region_statistics",
     "min_max_normalize",
     "rgb_to_grey",
     "show_colour_swatches",
@@ -372,6 +373,56 @@ def summary(x) -> dict[str, object]:
         "max": round(float(values.max()), 4),
         "mean": round(float(values.mean()), 4),
         "std": round(float(values.std()), 4),
+    }
+
+
+def region_statistics(images, *, border: int = 2, centre: int = 8) -> dict:
+    """Simple measurements of each image that a network could use as a shortcut.
+
+    Parameters
+    ----------
+    images : array, shape (N, H, W) or (N, H, W, 1)
+        Greyscale images (any dtype; measured as float64 grey levels).
+    border : int
+        Width in pixels of the frame measured by ``"border"``: on a chest film
+        mostly outside the body (collimation, labels, the detector's edge).
+    centre : int
+        Side of the central square measured by ``"centre patch"``: the
+        mediastinum and spine, between the lungs.
+
+    Returns
+    -------
+    dict of str to (N,) float64
+        ``"mean brightness"``, ``"contrast (sd)"`` (the standard deviation of
+        the image's pixels), ``"centre patch"`` and ``"border"`` (their means).
+
+    Examples
+    --------
+    >>> x = np.zeros((1, 8, 8)); x[0, 3:5, 3:5] = 4.0
+    >>> {k: float(v[0]) for k, v in region_statistics(x, border=1, centre=2).items()}
+    {'mean brightness': 0.25, 'contrast (sd)': 0.9682458365518543, 'centre patch': 4.0, 'border': 0.0}
+    """
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim != 3:
+        raise ValueError(f"images must be (N, H, W), got shape {x.shape}")
+    n, h, w = x.shape
+    if not (0 < border < min(h, w) // 2 and 0 < centre <= min(h, w)):
+        raise ValueError(
+            f"border {border} and centre {centre} do not fit {h}x{w} images"
+        )
+    inner = np.zeros((h, w), bool)
+    inner[border : h - border, border : w - border] = True
+    top, left = (h - centre) // 2, (w - centre) // 2
+    flat = x.reshape(n, -1)
+    return {
+        "mean brightness": flat.mean(axis=1),
+        "contrast (sd)": flat.std(axis=1),
+        "centre patch": x[:, top : top + centre, left : left + centre].mean(
+            axis=(1, 2)
+        ),
+        "border": x[:, ~inner].mean(axis=1),
     }
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "youden_threshold",
     "seed_spread",
     "paired_difference",
+    "group_difference",
     "verdict",
     "METRICS",
 ]
@@ -445,6 +446,55 @@ def paired_difference(a, b, *, level: float = 0.95) -> dict:
             f"paired results need equal lengths, got {a.size} and {b.size}"
         )
     return seed_spread(a - b, level=level)
+
+
+def group_difference(values, labels, *, level: float = 0.95) -> dict:
+    """Mean of ``values`` where ``labels == 1`` minus where ``labels == 0``.
+
+    With Welch's t interval (unequal variances, two independent groups), from
+    :func:`scipy.stats.ttest_ind`: how far the two classes differ in one
+    measured feature of their images, and how sure that difference is.
+
+    Parameters
+    ----------
+    values : array-like, shape (N,)
+        One number per image.
+    labels : array-like of 0/1, shape (N,)
+    level : float, default 0.95
+
+    Returns
+    -------
+    dict
+        ``mean`` (the difference), ``low``, ``high``, ``n0``, ``n1``.
+
+    Examples
+    --------
+    >>> d = group_difference([1.0, 2.0, 3.0, 6.0, 7.0, 8.0], [0, 0, 0, 1, 1, 1])
+    >>> d["mean"], d["low"] > 0, (d["n0"], d["n1"])
+    (5.0, True, (3, 3))
+    """
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64).ravel()
+    labels = np.asarray(labels).ravel()
+    if values.shape != labels.shape:
+        raise ValueError(
+            f"values and labels need equal lengths, got {values.size} and {labels.size}"
+        )
+    ones, zeros = values[labels == 1], values[labels == 0]
+    if ones.size < 2 or zeros.size < 2:
+        raise ValueError(
+            f"each class needs at least 2 values, got {zeros.size} and {ones.size}"
+        )
+    test = stats.ttest_ind(ones, zeros, equal_var=False)
+    interval = test.confidence_interval(level)
+    return {
+        "mean": float(ones.mean() - zeros.mean()),
+        "low": float(interval.low),
+        "high": float(interval.high),
+        "n0": int(zeros.size),
+        "n1": int(ones.size),
+    }
 
 
 def verdict(

@@ -309,3 +309,20 @@ def test_window_clips_outside_and_spreads_inside():
     assert np.all(np.diff(inside.astype(int)) >= 0) and len(np.unique(inside)) == 256
     with pytest.raises(ValueError, match="width"):
         window(raw, 100, 0)
+
+
+def test_region_statistics_measure_each_region_separately():
+    from cnnguide.images import region_statistics
+
+    x = np.full((2, 12, 12), 10.0)
+    x[0, :2, :] = 250.0  # a bright top border on the first image only
+    x[1, 4:8, 4:8] = 90.0  # a bright centre on the second only
+    s = region_statistics(x.astype(np.uint8)[..., None], border=2, centre=4)
+    assert set(s) == {"mean brightness", "contrast (sd)", "centre patch", "border"}
+    assert s["border"][0] > s["border"][1] == 10.0
+    assert s["centre patch"][1] == 90.0 and s["centre patch"][0] == 10.0
+    assert s["contrast (sd)"][0] > 0 and s["mean brightness"].dtype == np.float64
+    with pytest.raises(ValueError, match="do not fit"):
+        region_statistics(x, border=6)
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
+        region_statistics(x[0])

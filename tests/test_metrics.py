@@ -202,3 +202,20 @@ def test_youden_threshold_counts_true_negatives_where_f1_does_not():
     assert j >= max(m["recall"] + m["specificity"] - 1 for m in grid) - 1e-12
     # Calling everything positive keeps recall 1 but J at 0.
     assert binary_metrics(y, s, 0.0)["specificity"] == 0 and j > 0.5
+
+
+def test_group_difference_is_welch_and_says_when_it_is_unsure():
+    from cnnguide.metrics import group_difference
+
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(400), np.ones(100)]
+    shifted = np.r_[rng.normal(0, 1, 400), rng.normal(0.5, 3, 100)]
+    d = group_difference(shifted, labels)
+    assert d["low"] < d["mean"] < d["high"] and (d["n0"], d["n1"]) == (400, 100)
+    # Welch's interval widens with the noisier group: about 1.96 * 3 / 10
+    assert 0.45 < (d["high"] - d["low"]) / 2 < 0.75
+    alike = np.r_[np.tile([-1.0, 1.0], 200), np.tile([-1.0, 1.0], 50)]
+    same = group_difference(alike, labels)  # equal means: the interval holds 0
+    assert same["mean"] == 0 and same["low"] < 0 < same["high"]
+    with pytest.raises(ValueError, match="at least 2"):
+        group_difference([1.0, 2.0, 3.0], [0, 0, 1])
