@@ -89,6 +89,7 @@ __all__ = [
     "score_maps",
     "heat_in_mask",
     "pointing_game",
+    "zhang_tolerance",
     "score_localization",
     "overlay",
     "gallery",
@@ -1174,8 +1175,30 @@ def heat_in_mask(heat: np.ndarray, mask: np.ndarray) -> float:
     return float(heat[mask].sum() / total)
 
 
-def pointing_game(heat: np.ndarray, mask: np.ndarray, *, tolerance: int = 0) -> bool:
-    """Pointing game (Zhang et al., 2018): is the hottest pixel inside the mask?
+def zhang_tolerance(shape) -> int:
+    """The pointing game's tolerance in pixels for images of ``shape``.
+
+    Zhang et al. (2018) count a hit within 15 pixels of the object on images
+    about 224 pixels across; the same share of the image's side here.
+
+    Examples
+    --------
+    >>> zhang_tolerance((224, 224)), zhang_tolerance((28, 28)), zhang_tolerance((5, 5))
+    (15, 2, 0)
+    """
+    return int(round(15 * max(shape[:2]) / 224))
+
+
+def pointing_game(
+    heat: np.ndarray, mask: np.ndarray, *, tolerance: int | None = None, seed: int = 0
+) -> bool:
+    """Pointing game (Zhang et al., 2018): is the map's maximum on the lesion?
+
+    As in the paper, the map points with **one** pixel, its maximum; when
+    several pixels share the maximum (LIME's superpixels, a saturated map),
+    one of them is drawn at random, so a flat region is neither all credited
+    nor all blamed. It is a hit when that pixel lies within ``tolerance``
+    pixels (Euclidean) of the lesion.
 
     Parameters
     ----------
@@ -1183,36 +1206,39 @@ def pointing_game(heat: np.ndarray, mask: np.ndarray, *, tolerance: int = 0) -> 
         ``(H, W)`` non-negative heat map.
     mask : np.ndarray
         ``(H, W)`` boolean (or 0/1) mask of the true lesion.
-    tolerance : int
-        Grow the mask by this many pixels first (the original paper allows 15 pixels
-        at full resolution); 0 means the pixel must lie on the mask itself.
+    tolerance : int, optional
+        Default :func:`zhang_tolerance` of the image (the paper's 15 pixels at
+        224, i.e. 2 pixels at 28); 0 means the pixel must lie on the mask.
+    seed : int
+        Seed of the draw among tied maxima (the score is repeatable).
 
     Returns
     -------
     bool
-        True when the maximum of ``heat`` lies inside the (grown) mask. When several
-        pixels share the maximum, all of them must be inside. An all-zero heat map points
-        nowhere and scores False.
+        An all-zero heat map points nowhere and scores False.
 
     Examples
     --------
     >>> import numpy as np
     >>> heat = np.zeros((4, 4)); heat[1, 2] = 1.0
     >>> mask = np.zeros((4, 4), dtype=bool); mask[1, 2] = True
-    >>> pointing_game(heat, mask), pointing_game(heat, ~mask)
+    >>> pointing_game(heat, mask), pointing_game(heat, ~mask, tolerance=0)
     (True, False)
     """
     heat, mask = _check_pair(heat, mask)
+    if tolerance is None:
+        tolerance = zhang_tolerance(heat.shape)
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0 pixels, got {tolerance}")
     peak = heat.max()
-    if peak == 0:
+    if peak == 0 or not mask.any():
         return False
-    if tolerance:
-        from scipy.ndimage import binary_dilation
-
-        mask = binary_dilation(mask, iterations=int(tolerance))
-    return bool(np.all(mask[heat == peak]))
+    rows, cols = np.nonzero(heat == peak)
+    pick = 0 if rows.size == 1 else int(np.random.default_rng(seed).integers(rows.size))
+    row, col = rows[pick], cols[pick]
+    lesion_rows, lesion_cols = np.nonzero(mask)
+    nearest = ((lesion_rows - row) ** 2 + (lesion_cols - col) ** 2).min()
+    return bool(nearest <= tolerance**2)
 
 
 def score_localization(
@@ -1221,7 +1247,7 @@ def score_localization(
     masks: np.ndarray,
     *,
     layer: str | Any | None = None,
-    tolerance: int = 0,
+    tolerance: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Grad-CAM of each image, scored against its true lesion mask (phantoms know it).
 
@@ -1236,8 +1262,8 @@ def score_localization(
         only (``split.images[split.labels == 1]``), a normal case has no lesion to find.
     layer : str or keras.layers.Layer, optional
         Passed to :func:`grad_cam`.
-    tolerance : int
-        Passed to :func:`pointing_game`.
+    tolerance : int, optional
+        Passed to :func:`pointing_game` (default: Zhang et al.'s, scaled).
 
     Returns
     -------

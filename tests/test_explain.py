@@ -27,6 +27,7 @@ from cnnguide.explain import (  # noqa: E402
     heat_in_mask,
     overlay,
     pointing_game,
+    zhang_tolerance,
     score_localization,
 )
 
@@ -89,7 +90,7 @@ def test_only_path_channel_puts_heat_on_its_region_only():
         heat[~_region_mask(R)], 0.0, atol=1e-6
     )  # S is bright too, but silent
     assert heat_in_mask(heat, _region_mask(R)) == pytest.approx(1.0)
-    assert pointing_game(heat, _region_mask(R))
+    assert pointing_game(heat, _region_mask(R), tolerance=0)
 
 
 def test_heat_follows_the_channel_that_reaches_the_output():
@@ -119,7 +120,7 @@ def test_coarse_feature_map_is_resized_and_still_points_at_the_region():
     assert heat.max() == pytest.approx(1.0)
     assert heat.min() >= 0.0
     mask = _region_mask(region)
-    assert pointing_game(heat, mask)
+    assert pointing_game(heat, mask, tolerance=0)
     assert heat_in_mask(heat, mask) > 0.6  # bilinear upsampling spills a little
     assert heat[24:32, 20:28].max() < 0.05
 
@@ -505,22 +506,41 @@ def test_pointing_game_known_answers():
     assert pointing_game(heat, ~mask) is False
     shifted = np.zeros((5, 5), bool)
     shifted[3, 2] = True  # one pixel beside the peak
-    assert pointing_game(heat, shifted) is False
+    assert pointing_game(heat, shifted) is False  # 5 px: Zhang's tolerance is 0
     assert pointing_game(heat, shifted, tolerance=1) is True
+    diagonal = np.zeros((5, 5), bool)
+    diagonal[4, 2] = True  # sqrt(2) px away: Euclidean, not city-block
+    assert pointing_game(heat, diagonal, tolerance=1) is False
+    assert pointing_game(heat, diagonal, tolerance=2) is True
     assert (
         pointing_game(np.zeros((5, 5)), np.ones((5, 5), bool)) is False
     )  # points nowhere
 
 
-def test_pointing_game_ties_need_every_peak_inside():
+def test_pointing_game_tolerance_scales_zhangs_15_pixels_at_224():
+    assert zhang_tolerance((224, 224)) == 15 and zhang_tolerance((28, 28)) == 2
+    heat = np.zeros((28, 28))
+    heat[10, 10] = 1.0
+    near = np.zeros((28, 28), bool)
+    near[10, 12] = True  # 2 px away: a hit at 28 px by default, not strictly
+    assert pointing_game(heat, near) is True
+    assert pointing_game(heat, near, tolerance=0) is False
+
+
+def test_pointing_game_breaks_ties_by_one_seeded_draw():
+    """One maximum, as in Zhang et al.: of two tied peaks, one is drawn."""
     heat = np.zeros((4, 4))
     heat[0, 0] = heat[3, 3] = 1.0
     one = np.zeros((4, 4), bool)
     one[0, 0] = True
+    outcomes = {pointing_game(heat, one, tolerance=0, seed=k) for k in range(20)}
+    assert outcomes == {True, False}  # each peak is drawn by some seed
+    assert pointing_game(heat, one, tolerance=0, seed=3) == pointing_game(
+        heat, one, tolerance=0, seed=3
+    )
     both = one.copy()
     both[3, 3] = True
-    assert pointing_game(heat, one) is False
-    assert pointing_game(heat, both) is True
+    assert all(pointing_game(heat, both, tolerance=0, seed=k) for k in range(5))
 
 
 def test_scores_reject_mismatched_or_negative_input():
