@@ -92,6 +92,8 @@ __all__ = [
     "zhang_tolerance",
     "score_localization",
     "overlay",
+    "heat_colorbar",
+    "HEAT_CMAP",
     "gallery",
 ]
 
@@ -1321,13 +1323,17 @@ def _as_display(image: np.ndarray) -> np.ndarray:
     return image
 
 
+#: Colour map of every heat map (values 0 to 1) the package draws.
+HEAT_CMAP = "inferno"
+
+
 def overlay(
     image: np.ndarray,
     heat: np.ndarray | None,
     *,
     ax: matplotlib.axes.Axes | None = None,
     alpha: float = 0.4,
-    cmap: str = "jet",
+    cmap: str = HEAT_CMAP,
     title: str | None = None,
 ) -> matplotlib.axes.Axes:
     """Draw an image with a semi-transparent heat map on top.
@@ -1343,7 +1349,8 @@ def overlay(
     alpha : float
         Opacity of the heat map, in ``[0, 1]``.
     cmap : str
-        Colour map of the heat.
+        Colour map of the heat (default :data:`HEAT_CMAP`, perceptually uniform:
+        a rainbow such as ``"jet"`` invents edges where its hues change).
     title : str, optional
         Title of the panel.
 
@@ -1398,6 +1405,7 @@ def gallery(
     alpha: float = 0.4,
     size: float = 2.0,
     suptitle: str | None = None,
+    colorbar: bool = True,
 ) -> matplotlib.figure.Figure:
     """A grid of images with their heat maps, e.g. one row each of TP, FP and FN cases.
 
@@ -1419,6 +1427,8 @@ def gallery(
         Width and height of each panel in inches.
     suptitle : str, optional
         Title over the whole figure.
+    colorbar : bool
+        One colour bar for the heat scale (0 to 1), when any panel has heat.
 
     Returns
     -------
@@ -1429,8 +1439,8 @@ def gallery(
     >>> import numpy as np
     >>> images = np.zeros((6, 8, 8)); heats = np.ones((6, 8, 8)) * 0.5
     >>> fig = gallery(images, heats, ncols=3, row_labels=["TP", "FN"])
-    >>> len(fig.axes)
-    6
+    >>> len(fig.axes), fig.axes[-1].get_ylabel()
+    (7, 'heat (0 to 1)')
     """
     import matplotlib.pyplot as plt
 
@@ -1474,4 +1484,25 @@ def gallery(
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
+    if colorbar and any(heat is not None for heat in heats):
+        heat_colorbar(fig, axes)
     return fig
+
+
+def heat_colorbar(fig, axes):
+    """One colour bar for the heat maps :func:`overlay` drew on ``axes``.
+
+    Call it after ``fig.tight_layout()`` (the bar takes its room from ``axes``).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> fig, axes = plt.subplots(1, 2)
+    >>> heat_colorbar(fig, axes).ax.get_ylabel()
+    'heat (0 to 1)'
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    scale = ScalarMappable(Normalize(0.0, 1.0), HEAT_CMAP)
+    return fig.colorbar(scale, ax=axes, fraction=0.03, pad=0.02, label="heat (0 to 1)")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+__all__ = ["SIGNED_CMAP", "show_images", "show_signed", "signed_limit"]
 
 #: The colour map of every signed map in the book: white at zero, red above,
 #: blue below.

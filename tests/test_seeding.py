@@ -85,7 +85,7 @@ def test_the_phantom_banner_prints_no_path(monkeypatch, tmp_path):
         ds = load_dataset(28, n_phantoms=12)
     shown = repr(ds) + ds._repr_html_()
     assert str(tmp_path) not in shown
-    assert "CNNGUIDE_DATA .../nowhere: folder does not exist" in shown
+    assert "CNNGUIDE_DATA folder 'nowhere': folder does not exist" in shown
     assert "https://zenodo.org/records/" in shown  # URLs are kept whole
 
 

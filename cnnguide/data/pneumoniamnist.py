@@ -573,10 +573,20 @@ def phantoms_forced() -> bool:
 
 
 def _without_paths(text: str) -> str:
-    """``text`` with every absolute path cut to its last part (``.../name``)."""
+    """``text`` with every absolute path cut to its last part (``folder 'name'``).
+
+    No slash is left: JupyterLab turns anything that looks like a path in an
+    output into a link and asks its server whether that file exists, which
+    logs a 404 in the browser for a folder the server does not serve.
+
+    >>> _without_paths("CNNGUIDE_DATA /home/me/data: folder does not exist")
+    "CNNGUIDE_DATA folder 'data': folder does not exist"
+    """
     return _ABSOLUTE_PATH.sub(
         lambda m: (
-            ".../" + (m.group(0).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1])
+            "folder '"
+            + m.group(0).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+            + "'"
         ),
         text,
     )
