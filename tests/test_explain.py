@@ -627,10 +627,14 @@ def test_gallery_lays_out_rows_with_labels():
         images, heats, titles, ncols=2, row_labels=["TP", "FP", "FN"], suptitle="cases"
     )
     assert isinstance(fig, matplotlib.figure.Figure)
-    assert len(fig.axes) == 6
+    assert len(fig.axes) == 7  # six panels and one colour bar for the heat
     assert [fig.axes[i].get_ylabel() for i in (0, 2, 4)] == ["TP", "FP", "FN"]
-    assert [len(ax.images) for ax in fig.axes] == [2, 2, 2, 2, 2, 1]
+    assert [len(ax.images) for ax in fig.axes[:6]] == [2, 2, 2, 2, 2, 1]
     assert fig.axes[3].get_title() == titles[3]
+    assert fig.axes[6].get_ylabel() == "heat (0 to 1)"
+    assert fig.axes[0].images[1].get_cmap().name == "inferno"
+    plain = gallery(images, None, ncols=2)  # no heat, no colour bar
+    assert len(plain.axes) == 6
 
 
 def test_gallery_rejects_mismatched_lengths():
