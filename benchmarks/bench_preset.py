@@ -38,7 +38,9 @@ overrides = {"seed": args["seed"]}
 if args.get("epochs"):
     overrides["epochs"] = args["epochs"]
 config = TrainConfig.preset("best", **overrides)
-result = train(config, load_dataset(config.image_size), n_boot=1000)
+result = train(
+    config, load_dataset(config.image_size), n_boot=1000, score_test=True
+)
 card = result.card
 print("RESULT " + json.dumps({
     "seed": args["seed"], "real": card["data"]["is_real"],

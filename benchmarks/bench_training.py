@@ -50,7 +50,7 @@ overrides = {"seed": args["seed"], "image_size": args["size"]}
 if args.get("epochs"):
     overrides["epochs"] = args["epochs"]
 config = TrainConfig(**overrides)
-result = train(config, ds, n_boot=1000)
+result = train(config, ds, n_boot=1000, score_test=True)
 card = result.card
 print("RESULT " + json.dumps({
     "seed": args["seed"], "real": card["data"]["is_real"], "epochs": card["epochs_run"],

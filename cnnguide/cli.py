@@ -5,9 +5,11 @@ Run ``cnnguide --help`` (or ``python -m cnnguide --help``). The subcommands:
 ``cnnguide data [--size N] [--download]``
     Where each PneumoniaMNIST size is found (:func:`cnnguide.data.locate`), or that
     synthetic phantoms stand in; ``--size N`` also loads it and shows the split counts.
-``cnnguide train [--preset best | --config FILE] [--epochs N] [--seed S] [--out DIR] [--quiet]``
+``cnnguide train [--preset best | --config FILE] [--epochs N] [--seed S] [--out DIR] [--score-test]``
     Train with :func:`cnnguide.train.train`, one progress line per epoch on stderr
-    (loss, validation AUC, elapsed, time left); prints the test metrics and the folder.
+    (loss, validation AUC, elapsed, time left); prints the validation metrics and the
+    folder. The test split is scored only with ``--score-test`` (or later, once, by
+    ``cnnguide evaluate MODEL --split test``), when every choice is made.
 ``cnnguide evaluate MODEL [FOLDER] [--split val|test] [--csv FILE] [--json]``
     Score a saved model at the threshold in its card: on a PneumoniaMNIST split, or on
     an image folder laid out as ``FOLDER/normal/`` and ``FOLDER/pneumonia/``.
@@ -483,6 +485,7 @@ def _cmd_train(args) -> int:
         verbose=args.verbose,
         n_boot=args.n_boot,
         progress=_progress_mode(args),
+        score_test=args.score_test,
     )
     card = result.card
     if args.json:
@@ -494,7 +497,7 @@ def _cmd_train(args) -> int:
                 "training_seconds": card["training_seconds"],
                 "data": card["data"],
                 "validation": card["validation"],
-                "test": card["test"],
+                "test": card.get("test"),
                 "disclaimer": _disclaimer(),
             }
         )
@@ -519,14 +522,21 @@ def _cmd_train(args) -> int:
             f"{card['validation_with_duplicates']['roc_auc']:.4f} with them"
         )
     print(f"threshold {card['threshold']:.4f}: {card['threshold_rule']}")
-    print(
-        f"test split ({card['data']['split_sizes']['test']} images) at that threshold:"
-    )
-    for line in _format_metrics(card["test"]):
-        print(line)
-    ci = card["test"].get("roc_auc_ci")
-    if ci and all(v is not None and math.isfinite(v) for v in ci):
-        print(f"  roc_auc 95% bootstrap interval [{ci[0]:.3f}, {ci[1]:.3f}]")
+    if "test" not in card:
+        print(
+            "test split not scored: score it once, when every choice is made "
+            f"(cnnguide evaluate {result.out_dir} --split test)"
+        )
+    else:
+        print(
+            f"test split ({card['data']['split_sizes']['test']} images) at that "
+            "threshold:"
+        )
+        for line in _format_metrics(card["test"]):
+            print(line)
+        ci = card["test"].get("roc_auc_ci")
+        if ci and all(v is not None and math.isfinite(v) for v in ci):
+            print(f"  roc_auc 95% bootstrap interval [{ci[0]:.3f}, {ci[1]:.3f}]")
     print(f"saved in {result.out_dir}: {train.MODEL_FILE}, {train.CARD_FILE}")
     print(_disclaimer())
     return 0
@@ -926,6 +936,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-recall", type=float, help="recall the validation threshold keeps"
     )
     p.add_argument("--no-augment", action="store_true", help="switch augmentation off")
+    p.add_argument(
+        "--score-test",
+        action="store_true",
+        help="also score the test split (off by default: choose everything on "
+        "validation, then score test once with 'cnnguide evaluate MODEL --split test')",
+    )
     p.add_argument(
         "--out",
         default="cnnguide-model",

@@ -48,6 +48,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "train",
+    "evaluate_test",
     "save",
     "load",
     "predict_proba",
@@ -287,7 +288,8 @@ class TrainResult:
     out_dir : Path or None
         Where ``model.keras``, the card and the CSV log were written.
     scores : dict of arrays
-        Predicted probabilities on ``"val"`` and ``"test"``, shape (N,) float32.
+        Predicted probabilities on ``"val"`` (and ``"test"`` once scored:
+        ``score_test=True`` or :func:`evaluate_test`), shape (N,) float32.
     """
 
     model: Any
@@ -634,6 +636,7 @@ def train(
     callbacks=None,
     n_boot: int = 1000,
     progress="auto",
+    score_test: bool = False,
 ) -> TrainResult:
     """Train a detector (or an ensemble) from a config and report it with a model card.
 
@@ -665,6 +668,11 @@ def train(
         shows a display that ends as one summary line in a notebook, an updating line
         on a terminal, and nothing in a script; ``None`` is silent. With
         ``verbose`` > 0 Keras reports instead and ``"auto"`` stays silent.
+    score_test : bool
+        Score the test split as well (the card's ``"test"``, ``scores["test"]``).
+        Default ``False``: training looks at validation only, and the test split is
+        scored once, when every choice is made, by :func:`evaluate_test` (or by
+        passing ``True`` in a script that makes no further choice).
 
     Returns
     -------
@@ -672,8 +680,9 @@ def train(
 
     Notes
     -----
-    The threshold is chosen on the validation split (:func:`cnnguide.metrics.choose_threshold`);
-    the test split is scored once, at that threshold, and never used to choose anything.
+    The epoch, the learning-rate drops and the threshold are chosen on the validation
+    split (:func:`cnnguide.metrics.choose_threshold`); the test split is never used to
+    choose anything.
     """
     import keras
     import tensorflow as tf
@@ -716,25 +725,17 @@ def train(
     seconds = sum(run["training_seconds"] for run in runs)
 
     _phase("fit_done")
-    reporter.status("scoring validation and test, bootstrap intervals ...", force=True)
-    scores = {name: predict_proba(model, splits[name][0]) for name in ("val", "test")}
-    y_val, y_test = splits["val"][1], splits["test"][1]
+    reporter.status(
+        "scoring validation" + (" and test, bootstrap intervals" if score_test else "")
+        + " ...",
+        force=True,
+    )
+    scores = {"val": predict_proba(model, splits["val"][0])}
+    y_val = splits["val"][1]
     threshold = _metrics.choose_threshold(
         y_val, scores["val"], min_recall=config.min_recall
     )
     validation = _metrics.binary_metrics(y_val, scores["val"], threshold)
-    test = _metrics.binary_metrics(y_test, scores["test"], threshold)
-    for metric in ("roc_auc", "recall", "specificity", "accuracy"):
-        test[f"{metric}_ci"] = list(
-            _metrics.bootstrap_ci(
-                y_test,
-                scores["test"],
-                metric,
-                n_boot=n_boot,
-                seed=config.seed,
-                threshold=threshold,
-            )
-        )
 
     card = {
         "name": model.name,
@@ -764,7 +765,6 @@ def train(
             "(a case is called pneumonia when its score >= threshold)"
         ),
         "validation": validation,
-        "test": test,
         "input_shape": list(input_shape),
         "versions": {
             "tensorflow": tf.__version__,
@@ -793,7 +793,12 @@ def train(
         f"{_progress.format_seconds(seconds)}; validation AUC "
         f"{validation['roc_auc']:.3f}"
     )
-    reporter.close(f"{summary}; test ROC-AUC {test['roc_auc']:.3f}")
+    if score_test:
+        scores["test"], card["test"] = _score_test(
+            model, *splits["test"], threshold, n_boot=n_boot, seed=config.seed
+        )
+        summary += f"; test ROC-AUC {card['test']['roc_auc']:.3f}"
+    reporter.close(summary)
     if temporary:
         shutil.rmtree(work, ignore_errors=True)
         result_dir = None
@@ -805,6 +810,81 @@ def train(
     return TrainResult(
         model=model, history=history, card=card, out_dir=result_dir, scores=scores
     )
+
+
+def _score_test(model, images, labels, threshold, *, n_boot, seed):
+    """Test scores, and metrics at ``threshold`` with bootstrap intervals."""
+    scores = predict_proba(model, images)
+    test = _metrics.binary_metrics(labels, scores, threshold)
+    for metric in ("roc_auc", "recall", "specificity", "accuracy"):
+        test[f"{metric}_ci"] = list(
+            _metrics.bootstrap_ci(
+                labels, scores, metric, n_boot=n_boot, seed=seed, threshold=threshold
+            )
+        )
+    return scores, test
+
+
+def evaluate_test(result: TrainResult, dataset, *, n_boot: int = 1000) -> dict:
+    """Score the test split once, after every choice is made: the final evaluation.
+
+    Scores ``dataset``'s test split with the trained model at the threshold that
+    :func:`train` chose on validation, adds ``"test"`` (metrics with 95 % bootstrap
+    intervals) to the card and ``"test"`` to ``result.scores``, and rewrites the saved
+    card when the run was saved. The intervals are over test images only: they leave
+    out the variation between training runs (another seed trains another network).
+
+    Parameters
+    ----------
+    result : TrainResult
+        From :func:`train`.
+    dataset : cnnguide.data.Dataset
+        The dataset it was trained on.
+    n_boot : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    dict
+        The test metrics (``result.card["test"]``).
+
+    Raises
+    ------
+    ValueError
+        When the test split was already scored for this result: each look at the
+        test split spends it, so a second one is refused.
+
+    Examples
+    --------
+    >>> from cnnguide.data import load_dataset
+    >>> data = load_dataset(28, n_phantoms=60)  # doctest: +SKIP
+    >>> result = train(TrainConfig(epochs=1), data)  # doctest: +SKIP
+    >>> "test" in result.card  # doctest: +SKIP
+    False
+    >>> test = evaluate_test(result, data)  # doctest: +SKIP
+    >>> sorted(k for k in test if k.endswith("_ci"))  # doctest: +SKIP
+    ['accuracy_ci', 'recall_ci', 'roc_auc_ci', 'specificity_ci']
+    """
+    if "test" in result.card:
+        raise ValueError(
+            "the test split was already scored for this model; score it once, after "
+            "every choice is made (train(..., score_test=False) leaves it unscored)"
+        )
+    images, labels = _splits(dataset)["test"]
+    scores, test = _score_test(
+        result.model,
+        images,
+        labels,
+        result.card["threshold"],
+        n_boot=n_boot,
+        seed=int(result.card.get("seed", 0)),
+    )
+    result.scores["test"] = scores
+    result.card["test"] = test
+    if result.out_dir is not None:
+        text = json.dumps(result.card, indent=2, default=_json_default, allow_nan=True)
+        _files.write_text(Path(result.out_dir) / CARD_FILE, text + "\n")
+    return test
 
 
 def _fit_members(config: TrainConfig, splits: dict, work: Path, *, mode, **options):

@@ -481,6 +481,7 @@ def test_train_one_epoch_on_tiny_phantoms(clean_data_env, tmp_path, images, caps
             "--out",
             str(out_dir),
             "--json",
+            "--score-test",
         ]
     )
     assert code == 0
@@ -510,7 +511,9 @@ def test_train_preset_best_saves_one_ensemble_that_predicts(
     out = capsys.readouterr().out
     assert "ensemble of 4 networks (seeds 0, 1, 2, 3)" in out
     assert "copies of training images left out" in out
+    assert "test split not scored" in out  # training never looks at test
     card = json.loads((out_dir / "model_card.json").read_text())
+    assert "test" not in card
     assert len(card["members"]) == 4 and card["config"]["tta"] is True
     assert card["config"]["ema"] == 0.99
     assert cli.main(["predict", str(out_dir), str(images["bright"])]) == 0

@@ -150,7 +150,7 @@ def data():
 @pytest.fixture(scope="module")
 def trained(data, tmp_path_factory):
     out = tmp_path_factory.mktemp("ensemble")
-    return train(TrainConfig(**ENSEMBLE), data, out_dir=out, n_boot=20)
+    return train(TrainConfig(**ENSEMBLE), data, out_dir=out, n_boot=20, score_test=True)
 
 
 @pytest.mark.slow

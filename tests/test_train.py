@@ -20,6 +20,7 @@ from cnnguide.metrics import binary_metrics  # noqa: E402
 from cnnguide.data.phantoms import make_phantoms  # noqa: E402
 from cnnguide.train import (  # noqa: E402
     TrainConfig,
+    evaluate_test,
     load,
     make_dataset,
     predict_proba,
@@ -43,7 +44,6 @@ CARD_KEYS = {
     "threshold",
     "threshold_rule",
     "validation",
-    "test",
     "input_shape",
     "versions",
 }
@@ -112,13 +112,8 @@ def test_train_writes_model_card_and_files(trained, data):
     assert card["validation"] == pytest.approx(
         binary_metrics(y_val, trained.scores["val"], card["threshold"]), nan_ok=True
     )
-    test = binary_metrics(
-        data["test"].labels, trained.scores["test"], card["threshold"]
-    )
-    for key, value in test.items():
-        assert card["test"][key] == pytest.approx(value, nan_ok=True)
-    low, high = card["test"]["roc_auc_ci"]
-    assert low <= card["test"]["roc_auc"] <= high
+    # The test split is not looked at while training.
+    assert "test" not in card and "test" not in trained.scores
     assert set(trained.history) >= {
         "epoch",
         "loss",
@@ -128,11 +123,41 @@ def test_train_writes_model_card_and_files(trained, data):
     }
 
 
+def test_evaluate_test_scores_the_test_split_once_and_saves_it(data, tmp_path):
+    result = train(
+        TrainConfig(epochs=1, seed=4, **TINY), data, out_dir=tmp_path, n_boot=50
+    )
+    assert "test" not in json.loads((tmp_path / "model_card.json").read_text())
+    test = evaluate_test(result, data, n_boot=50)
+    expected = binary_metrics(
+        data["test"].labels, result.scores["test"], result.card["threshold"]
+    )
+    for key, value in expected.items():
+        assert test[key] == pytest.approx(value, nan_ok=True)
+    low, high = test["roc_auc_ci"]
+    assert low <= test["roc_auc"] <= high
+    saved = json.loads((tmp_path / "model_card.json").read_text())
+    assert saved["test"]["roc_auc"] == pytest.approx(test["roc_auc"])
+    model, card = load(tmp_path)  # the rewritten card still matches its model
+    assert card["test"]["tp"] == test["tp"]
+    with pytest.raises(ValueError, match="already scored"):
+        evaluate_test(result, data)
+
+
+def test_score_test_true_scores_it_in_the_same_call(data):
+    result = train(TrainConfig(epochs=1, seed=4, **TINY), data, score_test=True,
+                   n_boot=50)
+    assert len(result.scores["test"]) == len(data["test"])
+    assert result.card["test"]["roc_auc"] == pytest.approx(
+        binary_metrics(data["test"].labels, result.scores["test"])["roc_auc"]
+    )
+
+
 def test_same_seed_same_metrics(trained, data):
     again = train(TrainConfig(epochs=2, seed=3, **TINY), data, n_boot=50)
     assert again.out_dir is None
-    assert np.array_equal(again.scores["test"], trained.scores["test"])
-    assert again.card["test"] == trained.card["test"]
+    assert np.array_equal(again.scores["val"], trained.scores["val"])
+    assert again.card["validation"] == trained.card["validation"]
     assert again.history["val_loss"] == trained.history["val_loss"]
 
 
@@ -274,7 +299,7 @@ DISTRIBUTED = textwrap.dedent(
     from cnnguide.train import TrainConfig, train
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     result = train(TrainConfig(epochs=2, seed=0, **TINY), _phantom_dataset(96, 32),
-                   strategy=strategy, n_boot=20)
+                   strategy=strategy, n_boot=20, score_test=True)
     print(json.dumps({"replicas": strategy.num_replicas_in_sync,
                       "epochs": result.card["epochs_run"],
                       "auc": result.card["test"]["roc_auc"],
