@@ -14,7 +14,12 @@ from cnnguide.data import (
     load_image_folder,
     patient_id,
 )
-from cnnguide.data.duplicates import perceptual_hash
+from cnnguide.data.duplicates import (
+    COPY_TRANSFORMS,
+    copies_between_splits,
+    copy_similarity,
+    near_copy_study,
+)
 from realdata import REAL_DIR, needs_real
 
 
@@ -41,23 +46,75 @@ def test_exact_duplicates_within_and_across():
     assert find_duplicates(_images(10, seed=2)) == []
 
 
-def test_near_duplicates_survive_brightness_and_noise_not_other_images():
+def test_near_copies_survive_shift_exposure_and_noise_not_other_images():
     train = _images(30)
     rng = np.random.default_rng(5)
     changed = np.clip(
         train[[3, 11]].astype(int) + 12 + rng.integers(-3, 4, (2, 28, 28)), 0, 255
     ).astype(np.uint8)
+    changed[1] = np.roll(changed[1], (1, -2), axis=(0, 1))  # and moved
     assert find_duplicates(train, changed) == []  # not byte-identical
     assert find_duplicates(train, changed, near=True) == [(3, 0), (11, 1)]
-    codes = perceptual_hash(train)
-    assert codes.dtype == np.uint64 and len(set(codes.tolist())) == 30
+    sim = copy_similarity(train, train)
+    assert np.allclose(np.diag(sim), 1.0, atol=1e-5)
+    assert sim[~np.eye(30, dtype=bool)].max() < 0.97  # different images stay apart
+    assert find_duplicates(train, near=True) == []
+
+
+def test_copy_similarity_is_one_for_a_shift_and_flat_images_match_nothing():
+    a = _images(1)
+    assert copy_similarity(a, np.roll(a, 2, axis=1))[0, 0] > 0.999
+    assert copy_similarity(a, np.roll(a, 3, axis=1))[0, 0] < 0.999  # beyond MAX_SHIFT
+    flat = np.full((1, 28, 28), 90, np.uint8)
+    assert copy_similarity(flat, a)[0, 0] == 0.0
+
+
+def test_every_copy_transform_keeps_shape_and_dtype():
+    im = _images(1)[0]
+    rng = np.random.default_rng(0)
+    for name, transform in COPY_TRANSFORMS.items():
+        out = transform(im, rng)
+        assert out.shape == im.shape and out.dtype == np.uint8, name
+        assert not np.array_equal(out, im), name  # each one changes the film
+
+
+def test_near_copy_study_finds_copies_and_no_different_films():
+    films, labels = _images(80, seed=3), np.arange(80) % 2
+    study = near_copy_study(films, labels, n=40, seed=1)
+    assert 0 < study["threshold"] <= 1
+    assert study["false_alarm"]["different labels"] <= 0.01
+    assert study["detection"]["exposure"] == 1.0 and study["detection"]["jpeg"] == 1.0
+    assert set(study["held_out"]) == {"zoom", "noise"}
+    assert len(study["similarity"]["nearest neighbours"]) == 40
+    # a planted byte copy is a copy, not a hard negative
+    films[1] = films[0]
+    again = near_copy_study(films, labels, n=80, seed=1)
+    assert again["similarity"]["nearest neighbours"].max() < 0.999
+    with pytest.raises(ValueError, match="unknown transforms"):
+        near_copy_study(films, labels, held_out=("rotate",))
+
+
+def test_copies_between_splits_counts_every_pair():
+    a = _images(6)
+    b = np.stack(
+        [a[0], np.clip(a[1] * 0.9 + 9, 0, 255).astype(np.uint8), _images(1, 9)[0]]
+    )
+    c = np.stack([b[2]])
+    rows = copies_between_splits({"train": a, "val": b, "test": c})
+    assert [(r["pair"], r["exact"], r["near"], r["images"]) for r in rows] == [
+        ("train - val", 1, 2, 3),
+        ("train - test", 0, 0, 1),
+        ("val - test", 1, 1, 1),
+    ]
 
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="greyscale"):
         find_duplicates(np.zeros((2, 4, 4, 3), np.uint8))
-    with pytest.raises(ValueError, match="0 to 64"):
+    with pytest.raises(ValueError, match="at most 1"):
         find_duplicates(np.zeros((2, 4, 4), np.uint8), near=True, threshold=65)
+    with pytest.raises(ValueError, match="one size"):
+        copy_similarity(np.zeros((1, 8, 8)), np.zeros((1, 9, 9)))
 
 
 @needs_real
@@ -73,6 +130,18 @@ def test_real_pneumoniamnist_duplicates(monkeypatch):
     val_pairs = find_duplicates(ds.train.images, ds.val.images)
     assert len({j for _, j in val_pairs}) == 8
     assert find_duplicates(ds.train.images, ds.test.images) == []
+    # near copies: the exact 8 and a few more in validation, none in test
+    rows = {
+        r["pair"]: r
+        for r in copies_between_splits(
+            {k: ds[k].images for k in ("train", "val", "test")}
+        )
+    }
+    assert 8 <= rows["train - val"]["near"] < 30
+    assert rows["train - test"]["near"] == rows["val - test"]["near"] == 0
+    study = near_copy_study(ds.train.images, ds.train.labels, seed=0)
+    assert abs(study["threshold"] - 0.97) < 0.01
+    assert study["false_alarm"]["different labels"] == 0.0
     for i, j in val_pairs:
         assert np.array_equal(ds.train.images[i], ds.val.images[j])
 
