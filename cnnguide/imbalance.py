@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from cnnguide.images import as_model_input
-from cnnguide.models import build_small_cnn, predict_proba
+from cnnguide.models import FILL_MODE, build_small_cnn, predict_proba
 
 __all__ = [
     "SAMPLERS",
@@ -404,14 +404,14 @@ def augmentation_gallery(
     transforms = [
         (
             "rotation +10°",
-            layers.RandomRotation((10 / 360, 10 / 360), fill_mode="constant"),
+            layers.RandomRotation((10 / 360, 10 / 360), fill_mode=FILL_MODE),
         ),
         (
             "rotation −10°",
-            layers.RandomRotation((-10 / 360, -10 / 360), fill_mode="constant"),
+            layers.RandomRotation((-10 / 360, -10 / 360), fill_mode=FILL_MODE),
         ),
-        ("zoom in 10 %", layers.RandomZoom((-0.1, -0.1), fill_mode="constant")),
-        ("zoom out 10 %", layers.RandomZoom((0.1, 0.1), fill_mode="constant")),
+        ("zoom in 10 %", layers.RandomZoom((-0.1, -0.1), fill_mode=FILL_MODE)),
+        ("zoom out 10 %", layers.RandomZoom((0.1, 0.1), fill_mode=FILL_MODE)),
         (
             "brightness +0.1",
             layers.RandomBrightness((0.1, 0.1), value_range=(0.0, 1.0)),

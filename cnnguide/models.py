@@ -21,6 +21,7 @@ __all__ = [
     "build_recommended",
     "build_small_cnn",
     "build_augmentation",
+    "FILL_MODE",
     "predict_proba",
     "RECOMMENDED",
 ]
@@ -47,6 +48,11 @@ def _check_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
     return shape
 
 
+#: How the augmentation layers fill pixels brought in from outside the image: the
+#: nearest edge pixel repeated (no black frame that only training films would have).
+FILL_MODE = "nearest"
+
+
 def build_augmentation(
     *,
     rotation: float = 10.0,
@@ -63,9 +69,13 @@ def build_augmentation(
 
     Active only while training (``training=True``); at inference the layers pass images
     through unchanged, so a model that contains them predicts deterministically. The
-    defaults are the mild set the training chapter uses. Flips are off by default: a
-    horizontally flipped radiograph puts the heart on the wrong side, and a vertical flip
-    puts the diaphragm on top, images no scanner produces.
+    defaults are the mild set the training chapter uses. Pixels that a rotation, shift
+    or zoom brings in from outside the film repeat the nearest edge pixel
+    (:data:`FILL_MODE`), not black: a black frame would appear on training films and on
+    no film the model is later shown. Flips are off by default: a horizontally flipped
+    radiograph puts the heart on the right, a picture that occurs only rarely (a film
+    mirrored by mistake, or dextrocardia), and a vertical flip puts the diaphragm on
+    top.
 
     Parameters
     ----------
@@ -111,17 +121,17 @@ def build_augmentation(
         steps.append(layers.RandomFlip(mode, seed=seed + 6))
     if rotation:
         steps.append(
-            layers.RandomRotation(rotation / 360.0, fill_mode="constant", seed=seed)
+            layers.RandomRotation(rotation / 360.0, fill_mode=FILL_MODE, seed=seed)
         )
     if translation:
         steps.append(
             layers.RandomTranslation(
-                translation, translation, fill_mode="constant", seed=seed + 1
+                translation, translation, fill_mode=FILL_MODE, seed=seed + 1
             )
         )
     if zoom:
         steps.append(
-            layers.RandomZoom((-zoom, zoom), fill_mode="constant", seed=seed + 2)
+            layers.RandomZoom((-zoom, zoom), fill_mode=FILL_MODE, seed=seed + 2)
         )
     if brightness:
         steps.append(

@@ -192,3 +192,11 @@ def test_one_build_small_cnn_shared_by_the_chapters():
     )
     assert "dense" not in [l.name for l in plain.layers]
     assert not any(isinstance(l, keras.layers.BatchNormalization) for l in plain.layers)
+
+
+def test_augmentation_adds_no_black_frame():
+    """Pixels brought in from outside repeat the edge: a flat film stays flat."""
+    flat = np.full((16, 28, 28, 1), 0.6, np.float32)
+    for seed in (0, 1):
+        out = np.asarray(build_augmentation(seed=seed)(flat, training=True))
+        assert np.allclose(out, 0.6, atol=1e-5)
