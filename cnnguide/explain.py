@@ -24,6 +24,17 @@ Every method has one call shape, ``explain(model, images, method=...)``, which r
 ``"random"``
     Uniform noise: the baseline every score must beat.
 
+**Which score.** For a model that ends in one sigmoid unit (every model of the book),
+every method explains the **logit** ``z``, the score before the sigmoid (for class 0,
+``-z``), as Selvaraju et al. and the Keras Grad-CAM example do. The probability
+``p = sigmoid(z)`` saturates: at ``p = 1.0`` in float32 its gradient is 0 and hiding a
+patch changes nothing, so a confident prediction would get a blank map from every
+method. For Grad-CAM and saliency, whose maps are scaled to a maximum of 1, this changes
+nothing else (``∂p/∂· = p(1 - p) ∂z/∂·``, one positive factor per image); for occlusion
+and LIME the falls and weights are measured in logit units. A softmax model is explained
+through its class probabilities; :func:`deletion_curve` follows the probability, as
+Petsiuk et al. do.
+
 Most published Grad-CAM recipes build ``keras.Model(model.inputs,
 [model.get_layer(name).output, model.output])``. That breaks as soon as the convolution
 lives inside a sub-model (a pretrained backbone wrapped by a classification head): the
@@ -88,6 +99,8 @@ __all__ = [
     "mean_interval",
     "score_maps",
     "heat_in_mask",
+    "chest_regions",
+    "heat_shares",
     "pointing_game",
     "zhang_tolerance",
     "score_localization",
@@ -359,8 +372,9 @@ def grad_cam(
     Parameters
     ----------
     model : keras.Model
-        A trained classifier. A single sigmoid output is read as the probability of the
-        positive class (pneumonia); a softmax output as class probabilities.
+        A trained classifier. With a single sigmoid output, the score explained is the
+        logit of the positive class (pneumonia), the sigmoid's input, which does not
+        saturate; a softmax output is read as class probabilities.
     image : np.ndarray
         One image, ``(H, W)`` or ``(H, W, C)``; uint8 (0-255) is scaled to ``[0, 1]``,
         floats are used as they are. A greyscale image fed to a 3-channel model is
@@ -372,8 +386,8 @@ def grad_cam(
         (:mod:`cnnguide.ensemble`), the mean of each member's map at that layer.
     class_index : int, optional
         Which class to explain. For a single sigmoid output, 1 (default) explains the
-        positive class and 0 the negative one (score ``1 - p``). For a softmax output,
-        the default is the predicted class.
+        positive class (score ``z``, the logit) and 0 the negative one (``-z``). For a
+        softmax output, the default is the predicted class.
 
     Returns
     -------
@@ -428,7 +442,8 @@ def _grad_cam_batch(
         # Watch the input, not only the trainable weights: with a frozen backbone
         # (trainable=False, the usual transfer-learning set-up) nothing else is watched.
         tape.watch(batch)
-        outputs = model(batch, training=False)
+        with _pre_sigmoid(model) as logits:
+            outputs = model(batch, training=False)
         if isinstance(outputs, (list, tuple, dict)):
             raise ValueError(
                 "grad_cam explains single-output models; this one has several outputs"
@@ -439,7 +454,7 @@ def _grad_cam_batch(
                 "path from the input to the output"
             )
         features = records[-1]
-        score = _class_score(outputs, class_index)
+        score = _class_score(outputs, class_index, logits)
     if len(features.shape) != 4:
         raise ValueError(
             f"layer {target.name!r} outputs shape {tuple(features.shape)}, not a "
@@ -470,8 +485,13 @@ def _grad_cam_batch(
     return out
 
 
-def _class_score(outputs: Any, class_index: int | None) -> Any:
-    """The score to explain, per image: ``p`` or ``1 - p`` (sigmoid), or a softmax column."""
+def _class_score(outputs: Any, class_index: int | None, logits: bool = False) -> Any:
+    """The score to explain, per image.
+
+    A single sigmoid output: its logit ``z`` (``-z`` for class 0) when ``logits``
+    (the model ran inside :func:`_pre_sigmoid`), else ``p`` (``1 - p``). Softmax: a
+    column of the probabilities.
+    """
     import tensorflow as tf
 
     if outputs.shape[-1] == 1:
@@ -479,7 +499,10 @@ def _class_score(outputs: Any, class_index: int | None) -> Any:
             raise ValueError(
                 f"class_index={class_index!r}: a single sigmoid output has classes 0 and 1"
             )
-        return outputs[:, 0] if class_index in (None, 1) else 1.0 - outputs[:, 0]
+        column = outputs[:, 0]
+        if class_index in (None, 1):
+            return column
+        return -column if logits else 1.0 - column
     if class_index is None:
         index = tf.argmax(outputs, axis=-1)
         return tf.gather(outputs, index, axis=1, batch_dims=1)
@@ -489,6 +512,36 @@ def _class_score(outputs: Any, class_index: int | None) -> Any:
             f"class_index={index} but the model has {outputs.shape[-1]} classes"
         )
     return outputs[:, index]
+
+
+@contextlib.contextmanager
+def _pre_sigmoid(model: Any):
+    """Run ``model`` without its final sigmoid: it outputs the logit while inside.
+
+    Yields True when the model's last layer applies a sigmoid (a ``Dense`` with
+    ``activation="sigmoid"``, as every model of the book ends), which is then
+    switched off for the duration (the Keras Grad-CAM example does the same);
+    False for any other model, left as it is.
+    """
+    import keras
+
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    activation = getattr(last, "activation", None)
+    if activation is not keras.activations.sigmoid:
+        yield False
+        return
+    with _RECORDING_LOCK:
+        last.activation = keras.activations.linear
+        try:
+            yield True
+        finally:
+            last.activation = activation
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    """Logit of probabilities, clipped where float32 saturates (the fallback)."""
+    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) - np.log1p(-p)
 
 
 # --------------------------------------------------------------------------------------
@@ -527,6 +580,20 @@ def _probabilities(model: Any, batch: np.ndarray, batch_size: int = 256) -> np.n
     return np.concatenate(parts).astype(np.float64)
 
 
+def _logits(model: Any, batch: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The score perturbation methods compare: ``(N, classes)``.
+
+    A single sigmoid output gives its logit, which does not saturate (a
+    probability of 1.0 in float32 hides every change); softmax outputs stay
+    probabilities.
+    """
+    with _pre_sigmoid(model) as logits:
+        out = _probabilities(model, batch, batch_size)
+    if out.shape[1] == 1 and not logits:
+        out = _logit(out)  # a model that does not end in a sigmoid layer
+    return out
+
+
 def _class_of(probabilities: np.ndarray, class_index: int | None) -> np.ndarray:
     """Per-image class to explain: the given one, or 1 / the predicted one."""
     n, classes = probabilities.shape
@@ -542,6 +609,13 @@ def _pick(probabilities: np.ndarray, classes: np.ndarray) -> np.ndarray:
         p = probabilities[:, 0]
         return np.where(classes == 1, p, 1.0 - p)
     return probabilities[np.arange(len(probabilities)), classes]
+
+
+def _pick_logit(logits: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    if logits.shape[1] == 1:
+        z = logits[:, 0]
+        return np.where(classes == 1, z, -z)
+    return logits[np.arange(len(logits)), classes]
 
 
 def grad_cam_maps(
@@ -632,7 +706,9 @@ def saliency_maps(
         x = tf.convert_to_tensor(batch[i : i + batch_size])
         with tf.GradientTape() as tape:
             tape.watch(x)
-            score = _class_score(model(x, training=False), class_index)
+            with _pre_sigmoid(model) as logits:
+                outputs = model(x, training=False)
+            score = _class_score(outputs, class_index, logits)
         grads = np.abs(tape.gradient(score, x).numpy()).max(axis=-1)
         out.append(grads)
     return _normalise(np.concatenate(out))
@@ -652,6 +728,7 @@ def occlusion_maps(
     A ``patch × patch`` square, set to the image's mean, slides over the image in
     steps of ``stride``; each pixel gets the mean fall of the class score over the
     patches that cover it. Rises (hiding the patch *raised* the score) count as 0.
+    With a single sigmoid output the score is the logit, which does not saturate.
 
     Parameters
     ----------
@@ -696,9 +773,9 @@ def occlusion_maps(
     if lefts[-1] != width - patch:
         lefts.append(width - patch)
     positions = [(t, l) for t in tops for l in lefts]
-    base = _probabilities(model, batch)
+    base = _logits(model, batch)
     classes = _class_of(base, class_index)
-    reference = _pick(base, classes)
+    reference = _pick_logit(base, classes)
     maps = np.zeros((n, height, width))
     for index in range(n):
         image = batch[index]
@@ -706,8 +783,8 @@ def occlusion_maps(
         occluded = np.repeat(image[None], len(positions), axis=0)
         for k, (t, l) in enumerate(positions):
             occluded[k, t : t + patch, l : l + patch] = fill
-        scores = _pick(
-            _probabilities(model, occluded, batch_size),
+        scores = _pick_logit(
+            _logits(model, occluded, batch_size),
             np.full(len(positions), classes[index]),
         )
         drop = np.maximum(reference[index] - scores, 0.0)
@@ -734,8 +811,10 @@ def lime_maps(
     The image is cut into about ``n_segments`` SLIC superpixels (scikit-image);
     LIME scores ``num_samples`` copies with random superpixels hidden (set to the
     image's mean grey, as occlusion does; LIME's own default, each superpixel's mean,
-    hides almost nothing on a smooth radiograph) and fits a weighted linear model; the map gives each superpixel its
-    weight for the class, negative weights set to 0.
+    hides almost nothing on a smooth radiograph) and fits a weighted linear model to
+    their scores (the logit, for a single sigmoid output: a saturated probability
+    would leave it nothing to fit); the map gives each superpixel its weight for the
+    class, negative weights set to 0.
 
     Parameters
     ----------
@@ -772,14 +851,16 @@ def lime_maps(
 
     batch = _prepare_batch(images, model)
     grey = batch.shape[-1] == 1
-    base = _probabilities(model, batch)
+    base = _logits(model, batch)
     classes = _class_of(base, class_index)
     n_out = max(2, base.shape[1])
 
     def classify(rgb: np.ndarray) -> np.ndarray:
+        # LIME fits a linear model to any score: the logit (as [-z, z], one column
+        # per class) does not saturate where the probability sits at 1.0
         x = rgb.mean(axis=-1, keepdims=True) if grey else rgb
-        p = _probabilities(model, x.astype(np.float32))
-        return np.concatenate([1.0 - p, p], axis=1) if p.shape[1] == 1 else p
+        z = _logits(model, x.astype(np.float32))
+        return np.concatenate([-z, z], axis=1) if z.shape[1] == 1 else z
 
     segmenter = SegmentationAlgorithm(
         "slic", n_segments=n_segments, compactness=10, sigma=1, start_label=0
@@ -1175,6 +1256,94 @@ def heat_in_mask(heat: np.ndarray, mask: np.ndarray) -> float:
     if total == 0:
         return float("nan")
     return float(heat[mask].sum() / total)
+
+
+def chest_regions(shape, *, border: int = 2) -> dict:
+    """Fixed regions of a chest film, for reading heat maps without lung masks.
+
+    A frontal film centred on the chest has the mediastinum (heart, great vessels,
+    spine) in a vertical band down the middle, the lung fields either side of it,
+    and, at the edges, what lies outside the body (collimation, markers, the
+    detector's edge). These masks are that geometry, not a segmentation: a film
+    that is off-centre or rotated puts its anatomy elsewhere.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(H, W)`` of the heat maps.
+    border : int
+        Width of the edge frame in pixels at 28 px, scaled with the image side.
+
+    Returns
+    -------
+    dict of str to (H, W) bool
+        ``"edges"`` (the outer frame), ``"centre band"`` (the middle quarter of the
+        width inside the frame: the mediastinum) and ``"lung fields"`` (the rest
+        inside the frame); they do not overlap and cover the image.
+
+    Examples
+    --------
+    >>> regions = chest_regions((28, 28))
+    >>> {k: int(v.sum()) for k, v in regions.items()}
+    {'edges': 208, 'centre band': 192, 'lung fields': 384}
+    """
+    h, w = (int(v) for v in shape)
+    edge = max(1, round(border * min(h, w) / 28))
+    if not 0 < 2 * edge < min(h, w):
+        raise ValueError(f"border {border} leaves nothing inside a {h}x{w} image")
+    inside = np.zeros((h, w), bool)
+    inside[edge : h - edge, edge : w - edge] = True
+    band = np.zeros((h, w), bool)
+    half = max(1, round(w / 8))  # the middle quarter of the width
+    band[:, w // 2 - half : w // 2 + half] = True
+    return {
+        "edges": ~inside,
+        "centre band": inside & band,
+        "lung fields": inside & ~band,
+    }
+
+
+def heat_shares(heats, regions: dict | None = None) -> dict:
+    """Mean share of each map's heat in each region, with the region's area.
+
+    Parameters
+    ----------
+    heats : sequence of (H, W) arrays
+        Non-negative heat maps (e.g. from :func:`grad_cam`); all-zero maps are
+        skipped (nothing to share out).
+    regions : dict of str to (H, W) bool, optional
+        Default :func:`chest_regions` of the maps' shape.
+
+    Returns
+    -------
+    dict of str to dict
+        Per region: ``"heat"`` (mean share of heat over the maps, in [0, 1]),
+        ``"area"`` (the region's share of the image: what heat spread evenly would
+        give) and ``"maps"`` (how many maps were averaged).
+
+    Examples
+    --------
+    >>> heat = np.zeros((28, 28)); heat[10:18, 12:16] = 1.0  # on the mediastinum
+    >>> shares = heat_shares([heat])
+    >>> shares["centre band"]["heat"], round(shares["centre band"]["area"], 3)
+    (1.0, 0.245)
+    """
+    maps = [np.asarray(h, dtype=np.float64) for h in heats]
+    if not maps:
+        raise ValueError("heat_shares needs at least one heat map")
+    if regions is None:
+        regions = chest_regions(maps[0].shape)
+    used = [h for h in maps if h.sum() > 0]
+    return {
+        name: {
+            "heat": float(np.mean([heat_in_mask(h, mask) for h in used]))
+            if used
+            else float("nan"),
+            "area": float(np.mean(mask)),
+            "maps": len(used),
+        }
+        for name, mask in regions.items()
+    }
 
 
 def zhang_tolerance(shape) -> int:

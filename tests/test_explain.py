@@ -821,3 +821,78 @@ def test_explain_rejects_bad_input_clearly():
         ex.explain(model, np.zeros((SIZE, SIZE)), "saliency")
     with pytest.raises(ValueError, match="patch=64"):
         ex.explain(model, np.zeros((1, SIZE, SIZE)), "occlusion", patch=64)
+
+
+def test_chest_regions_partition_the_film_and_scale_with_it():
+    from cnnguide.explain import chest_regions
+
+    for side in (28, 64):
+        regions = chest_regions((side, side))
+        stacked = np.stack(list(regions.values())).astype(int)
+        assert (stacked.sum(axis=0) == 1).all()  # no overlap, nothing left out
+        band = regions["centre band"]
+        assert band[side // 2, side // 2] and not band[side // 2, 3 * side // 10]
+    assert chest_regions((64, 64))["edges"][4, 32]  # 2 px at 28 is 5 px at 64
+    with pytest.raises(ValueError, match="leaves nothing"):
+        chest_regions((28, 28), border=14)
+
+
+def test_heat_shares_average_over_maps_and_skip_empty_ones():
+    from cnnguide.explain import chest_regions, heat_shares
+
+    regions = chest_regions((28, 28))
+    corner = np.zeros((28, 28))
+    corner[0, 0] = 5.0
+    middle = regions["centre band"].astype(float)
+    shares = heat_shares([corner, middle, np.zeros((28, 28))])
+    assert shares["edges"]["heat"] == pytest.approx(0.5)
+    assert shares["centre band"]["heat"] == pytest.approx(0.5)
+    assert shares["lung fields"]["heat"] == 0.0
+    assert shares["edges"]["maps"] == 2
+    even = heat_shares([np.ones((28, 28))])
+    for share in even.values():  # heat spread evenly: each region gets its area
+        assert share["heat"] == pytest.approx(share["area"])
+
+
+def _saturated_model():
+    """A sigmoid model whose probability is exactly 1.0 in float32 on the image."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(2, 3, padding="same", activation="relu",
+                                name="last_conv"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    conv, dense = model.layers[0], model.layers[-1]
+    conv.set_weights([np.full((3, 3, 1, 2), 1.0, np.float32), np.zeros(2, np.float32)])
+    dense.set_weights([np.full((2, 1), 30.0, np.float32), np.zeros(1, np.float32)])
+    image = np.zeros((1, 8, 8), np.float32)
+    image[0, 2:5, 2:5] = 1.0
+    return model, image
+
+
+@pytest.mark.parametrize("method", ["grad_cam", "saliency", "occlusion", "lime"])
+def test_saturated_probability_still_gets_a_map(method):
+    """The logit is explained: p = 1.0 in float32 blanks no method."""
+    model, image = _saturated_model()
+    assert float(model(image[..., None])[0, 0]) == 1.0  # saturated
+    options = {"num_samples": 60, "n_segments": 4} if method == "lime" else {}
+    if method == "occlusion":
+        options = {"patch": 2, "stride": 2}
+    maps = ex.explain(model, image, method=method, **options)
+    assert maps.max() == pytest.approx(1.0)
+    assert maps[0, 3, 3] > maps[0, 7, 7]  # the bright square, not a far corner
+    assert model.layers[-1].activation is __import__("keras").activations.sigmoid
+
+
+def test_logit_is_explained_not_the_probability():
+    """Occlusion falls are in logit units: with a saturated p they are not zero."""
+    from cnnguide.explain import _logits
+
+    model, image = _saturated_model()
+    z = _logits(model, image[..., None])
+    assert z.shape == (1, 1) and z[0, 0] > 20  # far beyond float32's p = 1.0
