@@ -37,6 +37,7 @@ __all__ = [
     "glue_run",
     "glue_peak_memory",
     "read_results",
+    "sweep_values",
     "stamp_sentence",
 ]
 
@@ -240,6 +241,53 @@ def read_results(name: str) -> dict:
             "it (make bench, or make robustness for robustness.json)"
         )
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def sweep_values(report: dict, chapter: str, name: str, mode: str = "real") -> dict:
+    """One glued number of one chapter, per seed, from a robustness-sweep results file.
+
+    ``benchmarks/robustness.py`` executes chapters under several base seeds and
+    records every value each glued (as text); this reads one back as numbers.
+
+    Parameters
+    ----------
+    report : dict
+        A results file from :func:`read_results` written by the sweep.
+    chapter : str
+        Chapter name or its number prefix, e.g. ``"08"``.
+    name : str
+        The glued name, e.g. ``"tr_test_auc"``.
+    mode : {"real", "phantom"}
+        Data mode of the runs to read.
+
+    Returns
+    -------
+    dict of int to float
+        Base seed -> value, for the runs that passed, in seed order.
+
+    Examples
+    --------
+    >>> report = {"runs": [
+    ...     {"chapter": "08_training", "mode": "real", "seed": 1, "passed": True,
+    ...      "glued": {"auc": "np.float64(0.97)"}},
+    ...     {"chapter": "08_training", "mode": "real", "seed": 0, "passed": True,
+    ...      "glued": {"auc": "0.96"}},
+    ...     {"chapter": "08_training", "mode": "phantom", "seed": 0, "passed": True,
+    ...      "glued": {"auc": "0.7"}}]}
+    >>> sweep_values(report, "08", "auc")
+    {0: 0.96, 1: 0.97}
+    """
+    values = {}
+    for run in report.get("runs", []):
+        if not str(run.get("chapter", "")).startswith(chapter):
+            continue
+        if run.get("mode") != mode or not run.get("passed", False):
+            continue
+        text = str(run.get("glued", {}).get(name, ""))
+        match = re.fullmatch(r"(?:np\.\w+\()?\s*([-+0-9.eE]+)\s*\)?", text.strip())
+        if match:
+            values[int(run["seed"])] = float(match.group(1))
+    return dict(sorted(values.items()))
 
 
 #: Where an installed package (Colab) reads the results files from.

@@ -169,3 +169,16 @@ def test_an_installed_package_reads_the_published_results(monkeypatch, tmp_path)
     with pytest.raises(FileNotFoundError, match="clone the repository"):
         prose.read_results("imbalance.json")
     assert _Path(prose.__file__) == fake_package
+
+
+def test_sweep_values_read_the_committed_robustness_file():
+    from cnnguide import prose
+
+    report = prose.read_results("robustness.json")
+    aucs = prose.sweep_values(report, "08", "tr_test_auc")
+    assert sorted(aucs) == [0, 1, 2]
+    assert all(0.5 < v <= 1 for v in aucs.values())
+    assert prose.sweep_values(report, "08", "no_such_name") == {}
+    failed = {"runs": [{"chapter": "08", "mode": "real", "seed": 0,
+                        "passed": False, "glued": {"x": "1.0"}}]}
+    assert prose.sweep_values(failed, "08", "x") == {}  # a failed run says nothing
