@@ -424,3 +424,37 @@ def test_setting_a_trait_from_python_moves_the_saved_control(browser_page, tmp_p
     ) == [1, 1]
     assert page.errors == []
     page.close()
+
+
+COLOUR_COUNTS = """() => {
+  const root = document.querySelector('[data-explorer="convolution"]');
+  const canvas = root.querySelectorAll("canvas")[1];
+  const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let red = 0, blue = 0, all = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    all++;
+    if (d[i] > d[i + 2] + 20) red++;
+    else if (d[i + 2] > d[i] + 20) blue++;
+  }
+  return {red: red / all, blue: blue / all,
+          title: root.querySelectorAll("figcaption")[1].textContent};
+}"""
+
+
+def test_signed_feature_maps_are_drawn_diverging_and_centred_on_zero(pages):
+    """Sobel's map has both signs: blue and red about a white zero; a blur's is grey."""
+    counts = {}
+    for kernel in ("sobel_x", "box_blur"):
+        drive(
+            pages,
+            "convolution",
+            [{"image": "tall", "kernel": kernel, "size": 3, "stride": 1,
+              "padding": "same"}],
+        )
+        counts[kernel] = pages["convolution"].evaluate(COLOUR_COUNTS)
+    signed, blur = counts["sobel_x"], counts["box_blur"]
+    assert signed["red"] > 0.1 and signed["blue"] > 0.1, signed
+    assert "white = 0" in signed["title"]
+    # the blur is non-negative: grey, except the small marker around one pixel
+    assert blur["blue"] == 0 and blur["red"] < 0.02, blur
+    assert "black = 0" in blur["title"]

@@ -223,6 +223,27 @@ function greyCanvas(values, h, w, vmin, vmax, reuse) {
   return off;
 }
 
+// An (h, w) array of signed numbers on the diverging map of divergingColour,
+// centred on zero: -limit -> blue, 0 -> white, +limit -> red.
+function divergingCanvas(values, h, w, limit, reuse) {
+  const off = reuse && reuse.width === w && reuse.height === h ? reuse : document.createElement("canvas");
+  off.width = w;
+  off.height = h;
+  const ctx = off.getContext("2d");
+  const image = ctx.createImageData(w, h);
+  const px = image.data;
+  for (let i = 0; i < h * w; i++) {
+    const [r, g, b] = divergingRgb(values[i], limit);
+    const o = 4 * i;
+    px[o] = r;
+    px[o + 1] = g;
+    px[o + 2] = b;
+    px[o + 3] = 255;
+  }
+  ctx.putImageData(image, 0, 0);
+  return off;
+}
+
 // Draw an offscreen canvas scaled up with square pixels.
 function blit(ctx, off, x, y, width, height) {
   ctx.imageSmoothingEnabled = false;
@@ -246,12 +267,18 @@ function clearCanvas(ctx, canvas, colour) {
 const WINDOW_COLOUR = "#e4572e";
 const PADDING_COLOUR = "#c8d0e0";
 
-// Blue (negative) - white (0) - red (positive), for weights and products.
-function divergingColour(value, limit) {
+// Blue (negative) - white (0) - red (positive), for weights, products and
+// signed feature maps.
+function divergingRgb(value, limit) {
   const t = limit > 0 ? Math.max(-1, Math.min(1, value / limit)) : 0;
   const a = Math.abs(t);
-  const [r, g, b] = t >= 0 ? [255, 255 - 150 * a, 255 - 170 * a] : [255 - 170 * a, 255 - 120 * a, 255];
-  return `rgb(${Math.round(r)}, ${Math.round(g)}, ${Math.round(b)})`;
+  const rgb = t >= 0 ? [255, 255 - 150 * a, 255 - 170 * a] : [255 - 170 * a, 255 - 120 * a, 255];
+  return rgb.map(Math.round);
+}
+
+function divergingColour(value, limit) {
+  const [r, g, b] = divergingRgb(value, limit);
+  return `rgb(${r}, ${g}, ${b})`;
 }
 
 // TensorFlow's "same" rule along one axis: [before, after], extra pixel after.

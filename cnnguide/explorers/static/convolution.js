@@ -171,12 +171,20 @@ function convDraw(ui, image, v) {
   strokeBox(inCtx, (left + pl) * scale, (top + pt) * scale, kw * scale, kh * scale, WINDOW_COLOUR, 2);
   const [oh, ow] = v.shape;
   const fscale = CONV_VIEW / Math.max(oh, ow);
-  ui.fmCache = greyCanvas(v.feature_map, oh, ow, v.range[0], v.range[1], ui.fmCache);
+  // A signed map on a diverging scale centred on zero (a grey ramp from its
+  // minimum would paint 0 mid-grey somewhere different for every kernel).
+  const signed = v.range[0] < 0;
+  const limit = Math.max(Math.abs(v.range[0]), Math.abs(v.range[1]));
+  ui.fmCache = signed
+    ? divergingCanvas(v.feature_map, oh, ow, limit, ui.fmCache)
+    : greyCanvas(v.feature_map, oh, ow, 0, v.range[1], ui.fmCache);
   blit(fmCtx, ui.fmCache, 0, 0, ow * fscale, oh * fscale);
   strokeBox(fmCtx, v.col * fscale, v.row * fscale, Math.max(fscale, 2), Math.max(fscale, 2), WINDOW_COLOUR, 2);
   ui.inputTitle.textContent = `input ${image.h}x${image.w}` + (pt + pb + pl + pr ? `, padding ${pt}/${pb} rows, ${pl}/${pr} columns (shaded)` : ", no padding");
   ui.output.setAttribute("aria-label", `feature map ${oh}x${ow}, values ${fmt(v.range[0], 2)} to ${fmt(v.range[1], 2)}; marked pixel (${v.row}, ${v.col}) = ${fmt(v.value)}`);
-  ui.outputTitle.textContent = `feature map ${oh}x${ow} (grey: ${fmt(v.range[0], 2)} to ${fmt(v.range[1], 2)})`;
+  ui.outputTitle.textContent = signed
+    ? `feature map ${oh}x${ow} (blue < 0 < red, white = 0, ends at ±${fmt(limit, 2)}; values ${fmt(v.range[0], 2)} to ${fmt(v.range[1], 2)})`
+    : `feature map ${oh}x${ow} (grey: black = 0, white = ${fmt(v.range[1], 2)})`;
 }
 
 function render({ model, el }) {
