@@ -726,7 +726,8 @@ def train(
 
     _phase("fit_done")
     reporter.status(
-        "scoring validation" + (" and test, bootstrap intervals" if score_test else "")
+        "scoring validation"
+        + (" and test, bootstrap intervals" if score_test else "")
         + " ...",
         force=True,
     )

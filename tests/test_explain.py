@@ -861,8 +861,9 @@ def _saturated_model():
     model = keras.Sequential(
         [
             keras.Input((8, 8, 1)),
-            keras.layers.Conv2D(2, 3, padding="same", activation="relu",
-                                name="last_conv"),
+            keras.layers.Conv2D(
+                2, 3, padding="same", activation="relu", name="last_conv"
+            ),
             keras.layers.GlobalAveragePooling2D(),
             keras.layers.Dense(1, activation="sigmoid"),
         ]

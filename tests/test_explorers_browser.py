@@ -448,8 +448,15 @@ def test_signed_feature_maps_are_drawn_diverging_and_centred_on_zero(pages):
         drive(
             pages,
             "convolution",
-            [{"image": "tall", "kernel": kernel, "size": 3, "stride": 1,
-              "padding": "same"}],
+            [
+                {
+                    "image": "tall",
+                    "kernel": kernel,
+                    "size": 3,
+                    "stride": 1,
+                    "padding": "same",
+                }
+            ],
         )
         counts[kernel] = pages["convolution"].evaluate(COLOUR_COUNTS)
     signed, blur = counts["sobel_x"], counts["box_blur"]

@@ -179,6 +179,15 @@ def test_sweep_values_read_the_committed_robustness_file():
     assert sorted(aucs) == [0, 1, 2]
     assert all(0.5 < v <= 1 for v in aucs.values())
     assert prose.sweep_values(report, "08", "no_such_name") == {}
-    failed = {"runs": [{"chapter": "08", "mode": "real", "seed": 0,
-                        "passed": False, "glued": {"x": "1.0"}}]}
+    failed = {
+        "runs": [
+            {
+                "chapter": "08",
+                "mode": "real",
+                "seed": 0,
+                "passed": False,
+                "glued": {"x": "1.0"},
+            }
+        ]
+    }
     assert prose.sweep_values(failed, "08", "x") == {}  # a failed run says nothing

@@ -145,8 +145,9 @@ def test_evaluate_test_scores_the_test_split_once_and_saves_it(data, tmp_path):
 
 
 def test_score_test_true_scores_it_in_the_same_call(data):
-    result = train(TrainConfig(epochs=1, seed=4, **TINY), data, score_test=True,
-                   n_boot=50)
+    result = train(
+        TrainConfig(epochs=1, seed=4, **TINY), data, score_test=True, n_boot=50
+    )
     assert len(result.scores["test"]) == len(data["test"])
     assert result.card["test"]["roc_auc"] == pytest.approx(
         binary_metrics(data["test"].labels, result.scores["test"])["roc_auc"]
