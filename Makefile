@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL  ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONHASHSEED        ?= 0
 
-.PHONY: help book classroom pdf test unit notebooks lab app bench robustness strip lock clean check-book vendor
+.PHONY: help book classroom pdf test unit notebooks lab app bench screenshot robustness strip lock clean check-book vendor
 
 help:
 	@echo "make book   build the book with every chapter executed (_build/html)"
@@ -28,6 +28,7 @@ help:
 	@echo "make lab    JupyterLab on notebooks/"
 	@echo "make app    the Streamlit demo page (MODEL=folder, default cnnguide-model)"
 	@echo "make bench  benchmarks (speeds and scores)"
+	@echo "make screenshot  chapter 12's picture of the app (needs CNNGUIDE_DATA)"
 	@echo "make robustness  every chapter under 3 base seeds x (real data, phantoms)"
 	@echo "make strip  remove outputs from notebooks before committing"
 	@echo "make lock   regenerate constraints.txt from pyproject.toml (uv)"
@@ -104,6 +105,11 @@ bench: $(STAMP)
 # Every chapter under base seeds 0, 1, 2 on the real data and on phantoms (about an
 # hour on 2 cores); writes benchmarks/results/robustness.{json,md}. Needs the data:
 # CNNGUIDE_DATA=../shared/data make robustness
+# The screenshot of the app in chapter 12 (a short model on the real data, the app
+# in headless Chromium; about a minute): CNNGUIDE_DATA=../shared/data make screenshot
+screenshot: $(STAMP)
+	$(BIN)/python benchmarks/app_screenshot.py
+
 robustness: $(STAMP)
 	$(BIN)/python benchmarks/robustness.py $(ROBUSTNESS_ARGS)
 

@@ -191,3 +191,19 @@ def test_sweep_values_read_the_committed_robustness_file():
         ]
     }
     assert prose.sweep_values(failed, "08", "x") == {}  # a failed run says nothing
+
+
+def test_the_app_screenshot_is_the_one_its_results_file_describes():
+    """Chapter 12's picture of the app matches the stamped file that describes it."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    report = json.loads((root / "benchmarks/results/app_screenshot.json").read_text())
+    png = (root / report["figure"]).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert hashlib.sha256(png).hexdigest() == report["png_sha256"], (
+        "book/figures/app_screenshot.png changed without its results file: "
+        "rerun `make screenshot`"
+    )
+    assert "app_screenshot.png" in (root / "notebooks/12_deployment.ipynb").read_text()
