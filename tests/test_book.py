@@ -137,6 +137,32 @@ def test_every_glued_number_is_computed_in_the_chapter(path):
         ), f"{path.name} shows glued value {key!r} that no cell glues"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_glued_number_is_computed_above_the_text_that_shows_it(path):
+    """myst-nb reads `{eval}` values as the page executes: a value glued only by a
+    later cell breaks the book build (-W), though the notebook runs."""
+    seen: set[str] = set()
+    literals: set[str] = set()
+    templates: list[re.Pattern] = []
+    for i, cell in enumerate(load(path)["cells"]):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code":
+            seen |= set(GLUE_DEF.findall(source))
+            if "glue(" in source:
+                literals |= set(STRING_LITERAL.findall(source))
+            templates += [
+                re.compile(re.sub(r"\\\{[^}]*\\\}", r"\\w+", re.escape(t)) + "$")
+                for t in GLUE_FSTRING.findall(source)
+            ]
+        elif cell["cell_type"] == "markdown":
+            for key in ("".join(k) for k in GLUE_REF.findall(source)):
+                assert (
+                    key in seen
+                    or key in literals
+                    or any(t.match(key) for t in templates)
+                ), f"{path.name}, cell {i}: {key!r} is shown before a cell glues it"
+
+
 @pytest.mark.slow
 def test_book_builds_without_execution(tmp_path):
     """Build the whole book with execution off and warnings as errors."""
