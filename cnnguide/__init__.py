@@ -6,7 +6,7 @@ Every chapter of the book narrates; the logic lives here, one module per idea:
 ``cnnguide.data``                 the data subpackage; its index lists the modules:
 ``cnnguide.data.containers``      Dataset, Split and the data errors
 ``cnnguide.data.pneumoniamnist``  load_dataset, locate, download, phantom fallback
-``cnnguide.data.images``          one PNG, JPEG or DICOM image (bit depth, window)
+``cnnguide.data.imagefile``          one PNG, JPEG or DICOM image (bit depth, window)
 ``cnnguide.data.folders``         image folders; validation split by patient
 ``cnnguide.data.duplicates``      exact and near-duplicate images across splits
 ``cnnguide.data.phantoms``        synthetic chest radiographs with lesion masks
@@ -36,6 +36,34 @@ Every chapter of the book narrates; the logic lives here, one module per idea:
 ``cnnguide.deploy.edge``          TFLite export and its checks
 ``cnnguide.cli``                  ``python -m cnnguide``: data, train, evaluate, predict
 ================================  ==================================================
+
+Chapter by chapter, the modules its cells call (each chapter opens with the same
+list, "The code behind this chapter"; ``tests/test_package_map.py`` checks both
+against the imports of the chapter's cells; every chapter also uses ``data``'s
+``load_dataset``, ``prose`` and ``seeding``):
+
+================================  ====================================================
+01 medical background             neuron, activations, data.phantoms, images,
+                                  metrics, plotting
+02 images as numbers              images, data.imagefile, data.phantoms, plotting
+03 kernels                        kernels, ops, images, explorers.convolution,
+                                  data.phantoms, plotting
+04 convolution arithmetic         ops, explorers.stride_padding, explorers.pooling,
+                                  layers, models, kernels, images, data.phantoms,
+                                  plotting
+05 layers                         layers, models, featuremaps, explorers.featuremaps,
+                                  kernels, ops
+06 activations                    activations, explorers.activations, layers, metrics
+07 pooling normalization dropout  normalization, layers, models, metrics, plotting
+08 training                       train, ensemble, models, metrics, explain,
+                                  data.duplicates, images, kernels, plotting, prose
+09 imbalanced data                imbalance, metrics, plotting
+10 evaluation metrics             metrics, calibration, explorers.thresholds,
+                                  imbalance, models
+11 explaining predictions         explain, metrics, data.phantoms, images
+12 deployment                     deploy.service, deploy.api, deploy.app,
+                                  deploy.edge, cli, explain, models, train
+================================  ====================================================
 
 This is teaching material, not a diagnostic device.
 """

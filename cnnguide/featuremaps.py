@@ -24,6 +24,7 @@ __all__ = [
     "feature_maps",
     "describe_maps",
     "spatial_layers",
+    "layer_map",
     "plot_feature_maps",
 ]
 
@@ -123,7 +124,21 @@ def spatial_layers(maps: dict[str, np.ndarray]) -> list[str]:
     return [name for name, m in maps.items() if np.ndim(m) == 3]
 
 
-def _check_map(maps, layer):
+def layer_map(maps: dict[str, np.ndarray], layer: str) -> np.ndarray:
+    """One layer's ``(H, W, C)`` feature map from :func:`feature_maps`' dict.
+
+    Raises a clear error for an unknown layer or one that is not spatial (a
+    dense layer's vector), so every figure and explorer checks it the same way.
+
+    Examples
+    --------
+    >>> layer_map({"conv": np.zeros((4, 4, 2))}, "conv").shape
+    (4, 4, 2)
+    >>> layer_map({"dense": np.zeros(3)}, "dense")
+    Traceback (most recent call last):
+    ...
+    ValueError: layer 'dense' has shape (3,), not a (H, W, C) feature map
+    """
     if layer not in maps:
         raise KeyError(f"no layer {layer!r}; choose one of {list(maps)}")
     m = np.asarray(maps[layer])
@@ -159,7 +174,7 @@ def plot_feature_maps(
     >>> fig.axes[0].images[0].get_clim()
     (-2.0, 2.0)
     """
-    m = _check_map(maps, layer)
+    m = layer_map(maps, layer)
     channels = list(range(m.shape[-1])) if channels is None else list(channels)
     shown = m[..., channels]
     signed = bool(np.nanmin(shown) < 0)

@@ -26,7 +26,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from cnnguide.images import as_model_input
-from cnnguide.models import FILL_MODE, build_small_cnn, predict_proba
+from cnnguide import models
+from cnnguide.models import FILL_MODE, predict_proba
 
 __all__ = [
     "SAMPLERS",
@@ -37,7 +38,6 @@ __all__ = [
     "focal_loss",
     "augmentation_pipeline",
     "augmentation_gallery",
-    "build_small_cnn",
     "fit",
     "predict_scores",
     "predict_scores_raw",
@@ -571,7 +571,7 @@ def predict_scores(model, images: np.ndarray, batch_size: int = 512) -> np.ndarr
 
 
 def feature_extractor(model, layer: str = "global_pool"):
-    """The part of a trained :func:`build_small_cnn` up to ``layer`` (the learned features)."""
+    """The part of a trained :func:`cnnguide.models.build_small_cnn` up to ``layer`` (the learned features)."""
     import keras
 
     return keras.Model(model.inputs, model.get_layer(layer).output, name="features")
@@ -606,7 +606,7 @@ def pretrain_on_phantoms(
     Parameters
     ----------
     model : keras.Model, optional
-        Network to pre-train (default: a fresh :func:`build_small_cnn`).
+        Network to pre-train (default: a fresh :func:`cnnguide.models.build_small_cnn`).
     n : int
         Number of phantoms (half with pneumonia).
     epochs : int
@@ -628,7 +628,7 @@ def pretrain_on_phantoms(
         n, size=image_size, seed=10_000 + seed, pneumonia_fraction=0.5
     )
     if model is None:
-        model = build_small_cnn((image_size, image_size, 1), seed=seed)
+        model = models.build_small_cnn((image_size, image_size, 1), seed=seed)
     fit(model, batch.images, batch.labels, epochs=epochs, seed=seed)
     return model, time.perf_counter() - start
 
@@ -811,7 +811,7 @@ def run_comparison(
         nonlocal baseline
         if baseline is None:
             t0 = time.perf_counter()
-            model = build_small_cnn(shape, seed=seed)
+            model = models.build_small_cnn(shape, seed=seed)
             fit(model, X, y, epochs=epochs, seed=seed, steps=steps)
             baseline = (model, time.perf_counter() - t0)
         return baseline
@@ -838,7 +838,7 @@ def run_comparison(
         elif method == "smote_pixels":
             Xt, yt = resample(X, y, "smote", seed)
         elif method == "augmentation":
-            model = build_small_cnn(
+            model = models.build_small_cnn(
                 shape, seed=seed, augmentation=augmentation_pipeline(seed=seed)
             )
         elif method == "transfer":
@@ -863,7 +863,7 @@ def run_comparison(
             n_used = X.shape[0]
         else:
             if model is None:
-                model = build_small_cnn(shape, seed=seed)
+                model = models.build_small_cnn(shape, seed=seed)
             fit(model, Xt, yt, epochs=epochs, seed=seed, steps=steps, **kwargs)
             scores = predict_scores(model, x_val)
             seconds = time.perf_counter() - start

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnguide.models import build_small_cnn
+from cnnguide import models
 
 __all__ = [
     "depthwise_separable_params",
@@ -33,7 +33,6 @@ __all__ = [
     "count_params_by_hand",
     "parameter_table",
     "build_demo_model",
-    "build_small_cnn",
     "train_small_cnn",
     "original_dropout",
     "inverted_dropout",
@@ -360,7 +359,9 @@ def train_small_cnn(
     set_seed(seed)
     # the layers chapter's network: two blocks (8, 16), no hidden dense layer
     kwargs = {"filters": (8, 16), "dense_units": 0, "dropout": 0.0, **kwargs}
-    model = build_small_cnn(x.shape[1:], batchnorm=batchnorm, seed=seed, **kwargs)
+    model = models.build_small_cnn(
+        x.shape[1:], batchnorm=batchnorm, seed=seed, **kwargs
+    )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="binary_crossentropy",

@@ -144,16 +144,19 @@ def test_images_travel_as_bytes_and_come_back_as_the_page_sees_them():
 
 
 def test_as_grey_image_scales_and_refuses():
+    """The explorers follow the package's one rule (images.as_model_input)."""
     assert _core.as_grey_image(np.array([[0, 65535]], np.uint16)).tolist() == [
         [0.0, 1.0]
     ]
-    assert _core.as_grey_image(np.array([[-1.0, 1.0]])).tolist() == [[0.0, 1.0]]
+    assert _core.as_grey_image(np.array([[0.25, 1.0]])).tolist() == [[0.25, 1.0]]
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):  # not rescaled silently
+        _core.as_grey_image(np.array([[-1.0, 1.0]]))
     assert _core.as_grey_image(np.ones((3, 3, 1))).shape == (3, 3)
     with pytest.raises(ValueError, match="greyscale"):
         _core.as_grey_image(np.zeros((4, 4, 3)))
     with pytest.raises(ValueError, match="NaN"):
         _core.as_grey_image(np.array([[np.nan]]))
-    with pytest.raises(ValueError, match="numeric"):
+    with pytest.raises(TypeError, match="scale is unknown"):
         _core.as_grey_image(np.array([["a"]]))
 
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from cnnguide.models import build_small_cnn
 from cnnguide import imbalance as im
 
 
@@ -229,8 +230,8 @@ def test_augmentation_gallery_shows_each_transform():
 
 
 def test_small_cnn_is_small_and_seeded():
-    a = im.build_small_cnn(seed=3)
-    b = im.build_small_cnn(seed=3)
+    a = build_small_cnn(seed=3)
+    b = build_small_cnn(seed=3)
     assert 15_000 < a.count_params() < 30_000
     assert a.output_shape == (None, 1)
     assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
@@ -343,7 +344,7 @@ def test_fit_with_steps_takes_that_many_optimiser_steps_whatever_the_set_size():
     small, large = _toy_data(40, 10)["train"], _toy_data(400, 10)["train"]
     counts = []
     for data in (small, large):
-        model = im.build_small_cnn((28, 28, 1), seed=0)
+        model = build_small_cnn((28, 28, 1), seed=0)
         im.fit(model, data.images, data.labels, steps=7, batch_size=16)
         counts.append(int(model.optimizer.iterations.numpy()))
     assert counts == [7, 7]

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from cnnguide.models import build_small_cnn
 from cnnguide import layers as Ly
 
 import keras  # noqa: E402
@@ -28,8 +29,8 @@ def test_formulas():
     [
         lambda: Ly.build_demo_model(),
         lambda: Ly.build_demo_model((32, 32, 3), filters=5, dense_units=7),
-        lambda: Ly.build_small_cnn(batchnorm=True),
-        lambda: Ly.build_small_cnn(batchnorm=False, dropout=0.3),
+        lambda: build_small_cnn(batchnorm=True),
+        lambda: build_small_cnn(batchnorm=False, dropout=0.3),
         lambda: keras.Sequential(
             [
                 keras.Input((12, 12, 2)),
@@ -83,9 +84,9 @@ def test_demo_model_follows_the_source_list():
 
 
 def test_same_seed_same_weights():
-    a = Ly.build_small_cnn(seed=3).get_weights()
-    b = Ly.build_small_cnn(seed=3).get_weights()
-    c = Ly.build_small_cnn(seed=4).get_weights()
+    a = build_small_cnn(seed=3).get_weights()
+    b = build_small_cnn(seed=3).get_weights()
+    c = build_small_cnn(seed=4).get_weights()
     assert all(np.array_equal(u, v) for u, v in zip(a, b))
     assert not np.array_equal(a[0], c[0])
 

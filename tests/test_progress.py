@@ -6,6 +6,7 @@ import io
 import numpy as np
 import pytest
 
+from cnnguide.models import build_small_cnn
 from cnnguide import progress
 
 
@@ -114,7 +115,7 @@ def test_a_notebook_keeps_one_summary_line(tmp_path):
 def test_imbalance_fit_can_report_progress(capsys):
     from cnnguide import imbalance as im
 
-    model = im.build_small_cnn((28, 28, 1), seed=0)
+    model = build_small_cnn((28, 28, 1), seed=0)
     images = np.zeros((16, 28, 28), np.uint8)
     labels = np.array([0, 1] * 8)
     im.fit(model, images, labels, epochs=2, batch_size=8, progress="text")

@@ -2,7 +2,7 @@
 
 The package's docstrings are written to be read in Python (``help()``, an editor),
 so they name their neighbours briefly: ``:func:`load_image``` inside
-``cnnguide.data.folders`` means ``cnnguide.data.images.load_image``. Sphinx looks a
+``cnnguide.data.folders`` means ``cnnguide.data.imagefile.load_image``. Sphinx looks a
 short name up only in the current module and class. When Sphinx finds no target,
 this extension looks for the documented ``cnnguide`` object whose full name ends
 with the short one and links to it when there is exactly one. A name that matches

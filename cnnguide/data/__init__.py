@@ -10,7 +10,7 @@ modules of this subpackage, one per idea:
                                           calls), :func:`load_pneumoniamnist`,
                                           :func:`locate`, the pooch download
                                           (official md5) and the phantom fallback
-:mod:`cnnguide.data.images`               :func:`load_image`: one PNG, JPEG or
+:mod:`cnnguide.data.imagefile`            :func:`load_image`: one PNG, JPEG or
                                           DICOM file (bit depth, windowing)
 :mod:`cnnguide.data.folders`              :func:`load_image_folder`: a
                                           ``split/class/image`` folder, val split by
@@ -48,7 +48,7 @@ from cnnguide.data.containers import (
 )
 from cnnguide.data.duplicates import find_duplicates
 from cnnguide.data.folders import KERMANY_CITATION, load_image_folder, patient_id
-from cnnguide.data.images import COLOUR_SATURATION_THRESHOLD, MAX_PIXELS, load_image
+from cnnguide.data.imagefile import COLOUR_SATURATION_THRESHOLD, MAX_PIXELS, load_image
 from cnnguide.data.pneumoniamnist import (
     CITATION,
     DATA_URL,

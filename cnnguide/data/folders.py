@@ -22,7 +22,7 @@ from cnnguide.data.containers import (
     ImageError,
     Split,
 )
-from cnnguide.data.images import _IMAGE_SUFFIXES, MAX_PIXELS, _read_image
+from cnnguide.data.imagefile import _IMAGE_SUFFIXES, MAX_PIXELS, _read_image
 
 __all__ = ["load_image_folder", "patient_id", "KERMANY_CITATION"]
 

@@ -94,11 +94,6 @@ def _quiet():
         tf_logger.setLevel(level)
 
 
-def _as_float_batch(images) -> np.ndarray:
-    """(N, H, W) or (N, H, W, 1) -> (N, H, W, 1) float32 (:func:`cnnguide.images.as_model_input`)."""
-    return as_model_input(images)
-
-
 def representative_images(images, n: int = 200, *, seed: int = 0) -> np.ndarray:
     """A random subset of (training) images for int8 calibration, ``(n, H, W, 1)`` float32.
 
@@ -107,7 +102,7 @@ def representative_images(images, n: int = 200, *, seed: int = 0) -> np.ndarray:
     >>> representative_images(np.zeros((10, 8, 8), np.uint8), n=4).shape
     (4, 8, 8, 1)
     """
-    x = _as_float_batch(images)
+    x = as_model_input(images)
     if len(x) == 0:
         raise ValueError("the representative dataset is empty; pass training images")
     pick = np.random.default_rng(seed).permutation(len(x))[: min(n, len(x))]
@@ -144,7 +139,7 @@ def convert(model, variant: str = "float32", representative=None) -> bytes:
                     "int8 quantization needs representative images from the "
                     "training split (representative=...)"
                 )
-            calibration = _as_float_batch(representative)
+            calibration = as_model_input(representative)
 
             def generator():
                 for image in calibration:
@@ -250,7 +245,7 @@ class TFLiteClassifier:
 
         Images run one at a time, as the interpreter's input has batch size 1.
         """
-        x = _as_float_batch(images)
+        x = as_model_input(images)
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(
                 f"the TFLite model takes images shaped {self.input_shape}, "
@@ -317,7 +312,7 @@ def compare(
     """
     from sklearn.metrics import roc_auc_score
 
-    x = _as_float_batch(images)
+    x = as_model_input(images)
     y = np.asarray(labels).astype(int).ravel()
     if keras_file is None:
         with tempfile.TemporaryDirectory() as tmp:

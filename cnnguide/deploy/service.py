@@ -141,7 +141,7 @@ def max_pixels_for(size: int) -> int:
     >>> max_pixels_for(28), max_pixels_for(224)
     (15680000, 50000000)
     """
-    from cnnguide.data.images import MAX_PIXELS
+    from cnnguide.data.imagefile import MAX_PIXELS
 
     return int(min(MAX_PIXELS, max(8_000_000, 20_000 * int(size) ** 2)))
 

@@ -58,6 +58,7 @@ import ipywidgets
 import numpy as np
 import traitlets
 from ipywidgets.widgets.widget_selection import _Selection
+from cnnguide.images import as_model_input
 
 __all__ = [
     "STATIC",
@@ -284,9 +285,10 @@ class ImageExplorer(Explorer):
 def as_grey_image(image) -> np.ndarray:
     """One greyscale image as float32 in [0, 1], ``(H, W)``.
 
-    uint8 is divided by 255, uint16 by 65535; floats within [0, 1] are kept and
-    other floats are rescaled from their minimum and maximum. A trailing channel
-    axis of length 1 is dropped; colour images are refused.
+    The package's one rule (:func:`cnnguide.images.as_model_input`): uint8 is
+    divided by 255, uint16 by 65535, floats in [0, 1] are kept, anything else is
+    refused. A trailing channel axis of length 1 is dropped; colour images are
+    refused.
 
     Examples
     --------
@@ -304,19 +306,9 @@ def as_grey_image(image) -> np.ndarray:
         raise ValueError(
             f"explorers take one greyscale (H, W) image, got shape {image.shape}"
         )
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / np.float32(255)
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) / np.float32(65535)
-    if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
-        raise ValueError(f"explorers take a numeric image, got dtype {image.dtype}")
-    image = image.astype(np.float32)
-    if not np.isfinite(image).all():
+    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
         raise ValueError("the image holds NaN or infinite values")
-    low, high = float(image.min()), float(image.max())
-    if low < 0 or high > 1:
-        image = (image - low) / (high - low if high > low else 1.0)
-    return image
+    return as_model_input(image[np.newaxis])[0, :, :, 0]
 
 
 def encode_images(images: Mapping[str, np.ndarray]) -> tuple[bytes, list, list]:

@@ -30,7 +30,7 @@ import numpy as np
 import traitlets
 
 from cnnguide.explorers._core import Explorer, load_esm
-from cnnguide.featuremaps import _check_map, spatial_layers
+from cnnguide.featuremaps import layer_map, spatial_layers
 
 __all__ = [
     "FeatureMapExplorer",
@@ -258,7 +258,7 @@ def featuremap_small_multiples(
         if image is not None
         else []
     )
-    rows += [(name, _check_map(maps, name)) for name in layers]
+    rows += [(name, layer_map(maps, name)) for name in layers]
     fig, axes = plt.subplots(
         len(rows),
         n_channels,
