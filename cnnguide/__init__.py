@@ -55,12 +55,13 @@ against the imports of the chapter's cells; every chapter also uses ``data``'s
                                   kernels, ops
 06 activations                    activations, explorers.activations, layers, metrics
 07 pooling normalization dropout  normalization, layers, models, metrics, plotting
-08 training                       train, ensemble, models, metrics, explain,
-                                  data.duplicates, images, kernels, plotting, prose
+08 training                       train, ensemble, models, metrics,
+                                  explorers.thresholds, explain, data.duplicates,
+                                  images, kernels, plotting, prose
 09 imbalanced data                imbalance, metrics, plotting
 10 evaluation metrics             metrics, calibration, explorers.thresholds,
                                   imbalance, models
-11 explaining predictions         explain, metrics, data.phantoms, images
+11 explaining predictions         explain, metrics, data.phantoms, images, models
 12 deployment                     deploy.service, deploy.api, deploy.app,
                                   deploy.edge, cli, explain, models, train
 ================================  ====================================================

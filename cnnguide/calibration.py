@@ -10,6 +10,8 @@ about 80 % are positive. Three tools, for chapter 10:
   better) and uncertainty (the base rate's own variance, fixed by the data);
 * :func:`expected_calibration_error`: the bin-weighted mean gap between forecast
   and observed frequency;
+* :func:`reliability_diagram` draws observed share against mean score per bin,
+  with a histogram of where the scores lie beneath it;
 * :func:`fit_recalibration`: temperature scaling, Platt scaling or isotonic
   regression (scikit-learn), fitted on the **validation** split only, returning
   a function that maps new scores to recalibrated ones.
@@ -35,6 +37,7 @@ __all__ = [
     "fit_recalibration",
     "cross_validated_ece",
     "ece_change",
+    "reliability_diagram",
     "RECALIBRATION_METHODS",
 ]
 
@@ -356,3 +359,72 @@ def cross_validated_ece(
             scored = fit_recalibration(y[fit_idx], p[fit_idx], method)(p[held_idx])
         errors.append(expected_calibration_error(y[held_idx], scored, n_bins=n_bins))
     return float(np.mean(errors))
+
+
+def reliability_diagram(
+    curves: dict,
+    *,
+    histogram: tuple | None = None,
+    n_bins: int = 10,
+    strategy: str = "quantile",
+):
+    """Reliability diagram of one or more score sets, over a histogram of the scores.
+
+    Each curve is :func:`sklearn.calibration.calibration_curve` (observed share
+    of positives against mean score, per bin), labelled with its Brier score;
+    the diagonal is perfect calibration. Beneath it, a histogram of one score
+    set per class shows where the scores lie: a bin holding few cases is a
+    noisy point above.
+
+    Parameters
+    ----------
+    curves : dict of str to (y_true, y_score)
+        One curve per entry, named by its key (e.g. ``"validation"``).
+    histogram : (name, y_true, y_score), optional
+        The scores to histogram, per class; default the first curve's.
+    n_bins : int
+        Bins per curve.
+    strategy : {"quantile", "uniform"}
+        Equal-count bins (each point rests on as many cases) or equal-width.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two axes: the diagram, and the histogram beneath it.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s = rng.random(400); y = (rng.random(400) < s).astype(int)
+    >>> fig = reliability_diagram({"validation": (y, s)})
+    >>> [ax.get_ylabel() for ax in fig.axes]
+    ['observed share of pneumonia', 'films']
+    """
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    if not curves:
+        raise ValueError("curves is empty: give at least one {name: (y, score)}")
+    fig, (ax, hist) = plt.subplots(
+        2, 1, figsize=(4.5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
+    for name, (y_true, y_score) in curves.items():
+        y, p = _checked(y_true, y_score)
+        observed, predicted = calibration_curve(y, p, n_bins=n_bins, strategy=strategy)
+        brier = brier_score_loss(y, p)
+        ax.plot(predicted, observed, "o-", label=f"{name} (Brier {brier:.3f})")
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
+    ax.set(ylabel="observed share of pneumonia", title="Reliability diagram")
+    ax.legend(fontsize=8)
+    if histogram is None:
+        name, (y_true, y_score) = next(iter(curves.items()))
+    else:
+        name, y_true, y_score = histogram
+    y, p = _checked(y_true, y_score)
+    for label, cls in enumerate(["normal", "pneumonia"]):
+        hist.hist(
+            p[y == label], bins=20, range=(0, 1), alpha=0.6, label=f"{cls} ({name})"
+        )
+    hist.set(xlabel="predicted probability", ylabel="films")
+    hist.legend(fontsize=8)
+    return fig

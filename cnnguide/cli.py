@@ -658,15 +658,13 @@ def _cmd_evaluate(args) -> int:
             "(normal/ and pneumonia/) to evaluate on"
         )
     from cnnguide import metrics
-    from cnnguide.models import predict_proba
 
     card = predictor.card
     dataset = _load_dataset(predictor.size, args.data_dir)
     _note_phantoms(dataset)
     split = dataset[args.split]
     value = predictor.threshold if threshold is None else threshold
-    # the service's model and the package's one predict_proba, on a whole split
-    scores = predict_proba(predictor.model, split.images)
+    scores = predictor.scores(split.images)  # through the service, batched
     result = metrics.binary_metrics(split.labels, scores, value)
     trained_real = card.get("data", {}).get("is_real")
     mismatch = trained_real is not None and bool(trained_real) != dataset.is_real

@@ -51,7 +51,6 @@ __all__ = [
     "evaluate_test",
     "save",
     "load",
-    "predict_proba",
     "make_dataset",
     "PRESETS",
 ]

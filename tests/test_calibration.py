@@ -120,3 +120,29 @@ def test_ece_change_interval_is_paired_and_honest():
     assert small["low"] < 0 < small["high"]
     with pytest.raises(ValueError, match="one score per case"):
         ece_change(y, fair, fair[:10])
+
+
+def test_reliability_diagram_draws_each_curve_and_the_histogram():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnguide.calibration import reliability_diagram
+
+    rng = np.random.default_rng(0)
+    s = rng.random(500)
+    y = (rng.random(500) < s).astype(int)
+    fig = reliability_diagram({"val": (y, s), "test": (y[:300], s[:300])}, n_bins=5)
+    diagram, hist = fig.axes
+    labels = [line.get_label() for line in diagram.get_lines()]
+    assert labels[0].startswith("val (Brier ") and labels[1].startswith("test (Brier ")
+    assert labels[2] == "perfectly calibrated"
+    x, observed = diagram.get_lines()[0].get_data()
+    assert len(x) == 5 and np.all(np.diff(x) > 0)  # 5 equal-count bins, in order
+    assert hist.get_xlabel() == "predicted probability" and hist.get_ylabel() == "films"
+    counts = sum(p.get_height() for p in hist.patches)
+    assert counts == 500  # the first curve's films, both classes, all of them
+    plt.close(fig)
+    with pytest.raises(ValueError, match="empty"):
+        reliability_diagram({})

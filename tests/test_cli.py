@@ -128,10 +128,10 @@ def images(tmp_path_factory):
 
 
 def _expected_probability(model_dir, path):
-    from cnnguide import data, train
+    from cnnguide import data, models, train
 
     model, _ = train.load(model_dir)
-    return float(train.predict_proba(model, data.load_image(path, size=28)[None])[0])
+    return float(models.predict_proba(model, data.load_image(path, size=28)[None])[0])
 
 
 def _error_lines(err: str) -> list[str]:
@@ -397,7 +397,7 @@ def test_unexpected_errors_are_one_line_unless_debug(monkeypatch, capsys):
 
 
 def test_evaluate_on_phantoms(model_dir, clean_data_env, capsys):
-    from cnnguide import data, metrics, train
+    from cnnguide import data, metrics, models, train
 
     assert cli.main(["evaluate", str(model_dir), "--json"]) == 0
     captured = capsys.readouterr()
@@ -412,7 +412,7 @@ def test_evaluate_on_phantoms(model_dir, clean_data_env, capsys):
         dataset = data.load_dataset(28)
     model, _ = train.load(model_dir)
     expected = metrics.binary_metrics(
-        dataset["test"].labels, train.predict_proba(model, dataset["test"].images), 0.5
+        dataset["test"].labels, models.predict_proba(model, dataset["test"].images), 0.5
     )
     assert payload["n"] == len(dataset["test"].labels)
     for key in ("accuracy", "recall", "specificity", "tp", "fp"):

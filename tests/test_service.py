@@ -36,7 +36,7 @@ def test_predictor_reads_card(predictor, model_dir):
 
 
 def test_predict_bytes_matches_direct_prediction(predictor, xray):
-    from cnnguide.train import predict_proba
+    from cnnguide.models import predict_proba
 
     result = predictor.predict_bytes(xray, "chest.png")
     expected = float(predict_proba(predictor.model, load_image(xray, size=28)[None])[0])
@@ -47,6 +47,17 @@ def test_predict_bytes_matches_direct_prediction(predictor, xray):
     assert result["model_version"] == predictor.version
     assert result["disclaimer"] == cnnguide.DISCLAIMER
     assert result["image_size"] == 28
+
+
+def test_batch_scores_match_one_image_predictions(predictor):
+    """The CLI's evaluate scores a split through the service: same numbers."""
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    batch = predictor.scores(images)
+    assert batch.shape == (5,) and batch.dtype == np.float32
+    one = [predictor.predict(image)["probability"] for image in images]
+    np.testing.assert_allclose(batch, one, atol=1e-6)
+    with pytest.raises(ValueError, match="28x28"):
+        predictor.scores(np.zeros((2, 32, 32), np.uint8))
 
 
 def test_threshold_override_moves_the_label(predictor, xray):

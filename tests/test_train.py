@@ -18,12 +18,12 @@ import keras  # noqa: E402
 from cnnguide.data import Dataset, Split  # noqa: E402
 from cnnguide.metrics import binary_metrics  # noqa: E402
 from cnnguide.data.phantoms import make_phantoms  # noqa: E402
+from cnnguide.models import predict_proba  # noqa: E402
 from cnnguide.train import (  # noqa: E402
     TrainConfig,
     evaluate_test,
     load,
     make_dataset,
-    predict_proba,
     save,
     train,
 )

@@ -515,6 +515,33 @@ class Predictor:
         image = self.prepare(data, filename, max_bytes, notes)
         return self.predict(image, threshold, notes)
 
+    def scores(self, images) -> np.ndarray:
+        """Probabilities for a batch of images, as an evaluation needs them.
+
+        The same model and the same conversion as :meth:`predict`, batched by
+        :func:`cnnguide.models.predict_proba` (the CLI's ``evaluate`` scores a
+        whole split through it).
+
+        Parameters
+        ----------
+        images : np.ndarray
+            ``(N, size, size)`` or ``(N, size, size, 1)``, uint8 or float in [0, 1].
+
+        Returns
+        -------
+        np.ndarray
+            ``(N,)`` float32.
+        """
+        from cnnguide.models import predict_proba
+
+        images = np.asarray(images)
+        if images.ndim not in (3, 4) or images.shape[1:3] != (self.size, self.size):
+            raise ValueError(
+                f"the model takes a batch of {self.size}x{self.size} images, got "
+                f"shape {images.shape}"
+            )
+        return predict_proba(self.model, images)
+
     def _probability(self, image: np.ndarray) -> float:
         """One ``(size, size, 1)`` float32 image through the shared micro-batcher."""
         if self._batcher is None:

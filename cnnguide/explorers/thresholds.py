@@ -35,7 +35,12 @@ import traitlets
 from cnnguide.explorers._core import Explorer, load_esm
 from cnnguide.metrics import _as_arrays, curves, operating_point
 
-__all__ = ["ThresholdExplorer", "threshold_small_multiples", "MAX_CASES"]
+__all__ = [
+    "ThresholdExplorer",
+    "threshold_small_multiples",
+    "operating_point_figure",
+    "MAX_CASES",
+]
 
 #: Most cases the explorer embeds (5 bytes each): 200 000 cases is 1 MB of page.
 MAX_CASES = 200_000
@@ -148,13 +153,18 @@ def _draw_confusion(ax, s: dict, class_names=("normal", "pneumonia")) -> None:
     ax.set_ylabel("truth", fontsize=8)
 
 
-def _draw_roc(ax, c: dict, points: Sequence[tuple[float, dict]]) -> None:
+def _with_interval(text: str, value: float, ci) -> str:
+    inside = f"{value:.3f}" if ci is None else f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+    return f"{text} {inside})"
+
+
+def _draw_roc(ax, c: dict, points: Sequence[tuple[float, dict]], ci=None) -> None:
     ax.plot(
         c["fpr"],
         c["tpr"],
         color="tab:blue",
         lw=1.5,
-        label=f"ROC (AUC {c['roc_auc']:.3f})",
+        label=_with_interval("ROC (AUC", c["roc_auc"], ci),
     )
     ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--", label="chance")
     for t, s in points:
@@ -170,14 +180,14 @@ def _draw_roc(ax, c: dict, points: Sequence[tuple[float, dict]]) -> None:
 
 
 def _draw_pr(
-    ax, c: dict, points: Sequence[tuple[float, dict]], prevalence: float
+    ax, c: dict, points: Sequence[tuple[float, dict]], prevalence: float, ci=None
 ) -> None:
     ax.plot(
         c["recall"],
         c["precision"],
         color="tab:blue",
         lw=1.5,
-        label=f"PR (AP {c['pr_auc']:.3f})",
+        label=_with_interval("PR (AP", c["pr_auc"], ci),
     )
     ax.axhline(
         prevalence, color="grey", lw=0.8, ls="--", label=f"chance ({prevalence:.2f})"
@@ -242,5 +252,62 @@ def threshold_small_multiples(
     _draw_pr(
         fig.add_subplot(grid[1, n:]), c, states, float(np.mean(np.asarray(y_true) == 1))
     )
+    fig.tight_layout()
+    return fig
+
+
+def operating_point_figure(
+    y_true,
+    y_score,
+    threshold: float,
+    *,
+    split: str = "test",
+    roc_auc_ci=None,
+    pr_auc_ci=None,
+    class_names: Sequence[str] = ("normal", "pneumonia"),
+):
+    """One operating point: its confusion matrix, and where it sits on the curves.
+
+    The explorer's drawing, for one fixed threshold (chapter 8's final
+    evaluation): the confusion matrix at ``threshold``, the ROC and
+    precision-recall curves with the point marked, and the areas with their
+    intervals when given.
+
+    Parameters
+    ----------
+    y_true, y_score : array-like, shape (N,)
+    threshold : float
+        The operating point (chosen on validation, never on the split shown).
+    split : str
+        Name of the split, for the titles.
+    roc_auc_ci, pr_auc_ci : (low, high), optional
+        Intervals printed beside the areas in the legends.
+    class_names : (str, str)
+        Names of class 0 and class 1.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three axes: confusion matrix, ROC curve, precision-recall curve.
+
+    Examples
+    --------
+    >>> fig = operating_point_figure([0, 0, 1, 1], [0.1, 0.6, 0.4, 0.9], 0.5,
+    ...                              roc_auc_ci=(0.5, 1.0))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['test, threshold 0.500', 'ROC curve (test)', 'Precision-recall curve (test)']
+    >>> plt.close(fig)
+    """
+    y_true, y_score = _as_arrays(y_true, y_score)
+    c = curves(y_true, y_score)
+    point = [(float(threshold), operating_point(y_true, y_score, threshold))]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    _draw_confusion(axes[0], point[0][1], class_names)
+    axes[0].set_title(f"{split}, threshold {threshold:.3f}")
+    _draw_roc(axes[1], c, point, ci=roc_auc_ci)
+    axes[1].set_title(f"ROC curve ({split})")
+    prevalence = float(np.mean(y_true == 1))
+    _draw_pr(axes[2], c, point, prevalence, ci=pr_auc_ci)
+    axes[2].set_title(f"Precision-recall curve ({split})")
     fig.tight_layout()
     return fig
