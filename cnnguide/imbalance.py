@@ -47,6 +47,8 @@ __all__ = [
     "subsample",
     "run_comparison",
     "compare_over_seeds",
+    "comparison_figure",
+    "comparison_lines",
     "step_order",
     "format_table",
 ]
@@ -1095,3 +1097,114 @@ def compare_over_seeds(
         "min_recall": min_recall,
         "baseline": baseline,
     }
+
+
+def comparison_figure(study: dict, y_val):
+    """What :func:`compare_over_seeds` found, drawn: seeds, means and curves.
+
+    Top: ROC-AUC and specificity at the study's recall floor, one grey dot per
+    seed and the mean ± sd per remedy (validation). Bottom: the ROC and
+    precision-recall curves of every remedy under the first seed, overlaid.
+
+    Parameters
+    ----------
+    study : dict
+        The return value of :func:`compare_over_seeds`.
+    y_val : array_like of {0, 1}
+        The validation labels its scores belong to.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Four axes.
+    """
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    runs = study["runs"]
+    methods = [row["method"] for row in study["summary"]]
+    floor = study["min_recall"]
+    y_val = np.asarray(y_val)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.6))
+    axes = axes.ravel()
+    for ax, key, title in (
+        (axes[0], "roc_auc", "ROC-AUC"),
+        (axes[1], "specificity", f"specificity at recall >= {floor:g}"),
+    ):
+        for k, method in enumerate(methods):
+            values = np.array([r[key] for r in runs if r["method"] == method])
+            ax.plot([k] * len(values), values, "o", alpha=0.5, color="grey")
+            sd = values.std(ddof=1) if len(values) > 1 else 0.0
+            ax.errorbar(k, values.mean(), sd, fmt="s", color="C0", capsize=4)
+        ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right")
+        ax.set(title=f"{title}, validation", ylabel=title)
+    axes[0].plot([], [], "o", color="grey", label="one seed")
+    axes[0].errorbar([], [], [], fmt="s", color="C0", label="mean ± sd")
+    axes[0].legend(fontsize=8)
+    first = runs[0]["seed"]
+    for run in (r for r in runs if r["seed"] == first):
+        fpr, tpr, _ = roc_curve(y_val, run["scores"])
+        axes[2].plot(fpr, tpr, label=run["method"])
+        precision, recall, _ = precision_recall_curve(y_val, run["scores"])
+        axes[3].plot(recall, precision, label=run["method"])
+    axes[2].plot([0, 1], [0, 1], ":", color="grey", label="chance")
+    axes[2].set(
+        xlabel="1 - specificity",
+        ylabel="recall (sensitivity)",
+        title="ROC curves, first seed, validation",
+    )
+    axes[2].legend(fontsize=8)
+    axes[3].axhline(y_val.mean(), ls=":", color="grey", label="chance (prevalence)")
+    axes[3].set(
+        xlabel="recall (sensitivity)",
+        ylabel="precision",
+        title="precision-recall curves, first seed, validation",
+    )
+    axes[3].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def comparison_lines(study: dict) -> list[str]:
+    """One Markdown line per remedy: its verdict against the baseline, with numbers.
+
+    Each verdict is :func:`cnnguide.metrics.verdict` of the paired difference
+    over seeds that :func:`compare_over_seeds` computed, so the sentence stays
+    true when the numbers change.
+
+    Examples
+    --------
+    >>> study = {"baseline": "none", "min_recall": 0.95, "summary": [
+    ...     {"method": "none", "seeds": 5, "roc_auc_mean": 0.9, "roc_auc_sd": 0.01},
+    ...     {"method": "focal", "seeds": 5, "roc_auc_mean": 0.91,
+    ...      "roc_auc_diff": 0.01, "roc_auc_low": -0.002, "roc_auc_high": 0.02,
+    ...      "roc_auc_verdict": "shows no clear difference from",
+    ...      "specificity_diff": 0.05, "specificity_low": 0.01,
+    ...      "specificity_high": 0.09, "specificity_verdict": "beats"}]}
+    >>> print("\\n".join(comparison_lines(study)))
+    - No remedy: ROC-AUC 0.900 ± 0.010 over 5 seeds.
+    - focal shows no clear difference from no remedy in ROC-AUC (+0.010, 95 % interval [-0.002, +0.020]); it beats no remedy in specificity at recall 0.95 (+0.050, 95 % interval [+0.010, +0.090]).
+    """
+
+    def sentence(row, key, label):
+        return (
+            f"{row[key + '_verdict']} no remedy in {label} "
+            f"({row[key + '_diff']:+.3f}, 95 % interval "
+            f"[{row[key + '_low']:+.3f}, {row[key + '_high']:+.3f}])"
+        )
+
+    rows = {row["method"]: row for row in study["summary"]}
+    base = rows[study["baseline"]]
+    spec = f"specificity at recall {study['min_recall']:g}"
+    lines = [
+        f"- No remedy: ROC-AUC {base['roc_auc_mean']:.3f} "
+        f"± {base['roc_auc_sd']:.3f} over {base['seeds']} seeds."
+    ]
+    for method, row in rows.items():
+        if method == study["baseline"]:
+            continue
+        lines.append(
+            f"- {method} {sentence(row, 'roc_auc', 'ROC-AUC')}; "
+            f"it {sentence(row, 'specificity', spec)}."
+        )
+    return lines

@@ -379,3 +379,54 @@ def test_compare_over_seeds_pairs_each_remedy_with_the_baseline_seed_by_seed():
     assert "roc_auc_verdict" not in summary["none"]
     with pytest.raises(ValueError, match="at least 2 seeds"):
         im.compare_over_seeds(data, [0], ["none"])
+
+
+def test_comparison_figure_and_lines_read_the_study():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(30), np.ones(70)].astype(int)
+    runs, summary = [], []
+    for method in ("none", "focal"):
+        for s in (0, 1, 2):
+            scores = np.clip(y * 0.3 + rng.random(100) * 0.7, 0, 1)
+            runs.append(
+                {
+                    "seed": s,
+                    "method": method,
+                    "roc_auc": 0.8 + 0.01 * s,
+                    "specificity": 0.5,
+                    "scores": scores,
+                }
+            )
+    summary = [
+        {"method": "none", "seeds": 3, "roc_auc_mean": 0.81, "roc_auc_sd": 0.01},
+        {
+            "method": "focal",
+            "seeds": 3,
+            "roc_auc_diff": 0.0,
+            "roc_auc_low": -0.01,
+            "roc_auc_high": 0.01,
+            "roc_auc_verdict": "shows no clear difference from",
+            "specificity_diff": 0.0,
+            "specificity_low": -0.1,
+            "specificity_high": 0.1,
+            "specificity_verdict": "shows no clear difference from",
+        },
+    ]
+    study = {"runs": runs, "summary": summary, "baseline": "none", "min_recall": 0.9}
+    fig = im.comparison_figure(study, y)
+    top, spec, roc, pr = fig.axes
+    assert [t.get_text() for t in top.get_xticklabels()] == ["none", "focal"]
+    assert spec.get_title() == "specificity at recall >= 0.9, validation"
+    # one curve per remedy of the first seed, plus the chance line
+    assert [line.get_label() for line in roc.get_lines()] == ["none", "focal", "chance"]
+    assert len(pr.get_lines()) == 3
+    plt.close(fig)
+    lines = im.comparison_lines(study)
+    assert lines[0] == "- No remedy: ROC-AUC 0.810 ± 0.010 over 3 seeds."
+    assert lines[1].startswith("- focal shows no clear difference from no remedy")
+    assert "specificity at recall 0.9 (" in lines[1]
