@@ -39,8 +39,7 @@ __all__ = [
     "augmentation_pipeline",
     "augmentation_gallery",
     "fit",
-    "predict_scores",
-    "predict_scores_raw",
+    "model_outputs",
     "feature_extractor",
     "pretrain_on_phantoms",
     "build_applications_model",
@@ -561,7 +560,7 @@ def step_order(n: int, steps: int, batch_size: int, seed: int = 0) -> np.ndarray
     return np.concatenate([rng.permutation(n) for _ in range(passes)])[:need]
 
 
-def predict_scores(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+def _scores(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Probability of pneumonia for each image (or feature row), shape (N,) float32.
 
     Images go through :func:`cnnguide.models.predict_proba`; feature rows (2-D)
@@ -569,7 +568,7 @@ def predict_scores(model, images: np.ndarray, batch_size: int = 512) -> np.ndarr
     """
     if np.ndim(images) >= 3:
         return predict_proba(model, images, batch_size=batch_size)
-    return predict_scores_raw(model, images, batch_size).reshape(-1)
+    return model_outputs(model, images, batch_size).reshape(-1)
 
 
 def feature_extractor(model, layer: str = "global_pool"):
@@ -852,22 +851,22 @@ def run_comparison(
             base_model, baseline_seconds = train_baseline()
             start = time.perf_counter()
             encoder = feature_extractor(base_model)
-            features = predict_scores_raw(encoder, X)
+            features = model_outputs(encoder, X)
             Ft, yt = resample(features, y, "smote", seed)
             head = _build_head(Ft.shape[1], seed)
             fit(head, Ft, yt, epochs=epochs * 3, seed=seed, steps=steps)
-            scores = predict_scores(head, predict_scores_raw(encoder, x_val))
+            scores = _scores(head, model_outputs(encoder, x_val))
             seconds = time.perf_counter() - start + baseline_seconds
             n_used = Ft.shape[0]
         elif method == "none":
             model, seconds = train_baseline()
-            scores = predict_scores(model, x_val)
+            scores = _scores(model, x_val)
             n_used = X.shape[0]
         else:
             if model is None:
                 model = models.build_small_cnn(shape, seed=seed)
             fit(model, Xt, yt, epochs=epochs, seed=seed, steps=steps, **kwargs)
-            scores = predict_scores(model, x_val)
+            scores = _scores(model, x_val)
             seconds = time.perf_counter() - start
             n_used = Xt.shape[0]
         row = {
@@ -898,8 +897,13 @@ def run_comparison(
     return rows
 
 
-def predict_scores_raw(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Outputs of ``model`` (e.g. a feature extractor) as a float32 array."""
+def model_outputs(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Outputs of ``model`` (e.g. a feature extractor) as a float32 array.
+
+    Not a predictor: for probabilities of pneumonia use
+    :func:`cnnguide.models.predict_proba`. This one returns whatever the model
+    outputs (learned features), for images or for feature rows.
+    """
     x = _as_input(images)
     # Direct calls in inference mode: unlike model.predict they trace no new graph per
     # model, which keeps a loop over many small models fast and quiet.

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from cnnguide.models import build_small_cnn
+from cnnguide.models import build_small_cnn, predict_proba
 from cnnguide import imbalance as im
 
 
@@ -236,7 +236,7 @@ def test_small_cnn_is_small_and_seeded():
     assert a.output_shape == (None, 1)
     assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
     x = np.random.default_rng(0).integers(0, 256, (3, 28, 28), dtype=np.uint8)
-    s = im.predict_scores(a, x)
+    s = predict_proba(a, x)
     assert s.shape == (3,) and s.dtype == np.float32 and ((s > 0) & (s < 1)).all()
     assert im.feature_extractor(a).output_shape == (None, 64)
 
