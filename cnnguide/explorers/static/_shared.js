@@ -12,7 +12,8 @@
 // ----------------------------------------------------------------- model access
 
 // A synced Bytes trait arrives as a DataView (html-manager, JupyterLab), an
-// ArrayBuffer, a typed array, or (in some embeddings) a base64 string.
+// ArrayBuffer, a typed array, a plain array of byte values, or (in some
+// embeddings) a base64 string.
 function bytesOf(value) {
   if (value == null) return new Uint8Array(0);
   if (value instanceof Uint8Array) return value;
@@ -25,6 +26,7 @@ function bytesOf(value) {
     for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
     return out;
   }
+  if (Array.isArray(value)) return Uint8Array.from(value);
   if (value.buffer) return bytesOf(value.buffer);
   throw new Error("cannot read image bytes from " + Object.prototype.toString.call(value));
 }
@@ -106,8 +108,10 @@ function drawScheduler(draw) {
   };
 }
 
+// Redraw on a change of any of the traits `names`; returns what stops it.
 function watch(model, names, schedule) {
   for (const name of names) model.on("change:" + name, schedule);
+  return () => { for (const name of names) model.off("change:" + name, schedule); };
 }
 
 // The root element; it also carries (as a JS property, not an attribute) the
@@ -140,6 +144,14 @@ function makeCanvas(parent, width, height, focusable) {
   canvas.setAttribute("role", "img");
   if (focusable) canvas.tabIndex = 0;
   parent.appendChild(canvas);
+  return canvas;
+}
+
+// A canvas whose CSS size follows its pixel size (set canvas.width/height, not
+// sizeCanvas, to change it) and that shrinks with the page, keeping its shape.
+function fluidCanvas(parent, width, height) {
+  const canvas = makeCanvas(parent, width, height);
+  Object.assign(canvas.style, { width: "", height: "", maxWidth: "100%" });
   return canvas;
 }
 
@@ -202,30 +214,10 @@ function escapeHtml(text) {
 
 // ----------------------------------------------------------------- drawing
 
-// An (h, w) array of numbers as a grey image, on an offscreen canvas (one
-// canvas pixel per value); vmin -> black, vmax -> white.
-function greyCanvas(values, h, w, vmin, vmax, reuse) {
-  const off = reuse && reuse.width === w && reuse.height === h ? reuse : document.createElement("canvas");
-  off.width = w;
-  off.height = h;
-  const ctx = off.getContext("2d");
-  const image = ctx.createImageData(w, h);
-  const px = image.data;
-  const span = vmax > vmin ? vmax - vmin : 1;
-  for (let i = 0; i < h * w; i++) {
-    let g = ((values[i] - vmin) / span) * 255;
-    g = g < 0 ? 0 : g > 255 ? 255 : g;
-    const o = 4 * i;
-    px[o] = px[o + 1] = px[o + 2] = g;
-    px[o + 3] = 255;
-  }
-  ctx.putImageData(image, 0, 0);
-  return off;
-}
-
-// An (h, w) array of signed numbers on the diverging map of divergingColour,
-// centred on zero: -limit -> blue, 0 -> white, +limit -> red.
-function divergingCanvas(values, h, w, limit, reuse) {
+// An (h, w) array of values as an image on an offscreen canvas (one canvas
+// pixel per value), coloured by toRgb(value) -> [r, g, b]; `reuse` (a canvas
+// of the same size) is drawn on again instead of making a new one.
+function valuesCanvas(values, h, w, toRgb, reuse) {
   const off = reuse && reuse.width === w && reuse.height === h ? reuse : document.createElement("canvas");
   off.width = w;
   off.height = h;
@@ -233,7 +225,7 @@ function divergingCanvas(values, h, w, limit, reuse) {
   const image = ctx.createImageData(w, h);
   const px = image.data;
   for (let i = 0; i < h * w; i++) {
-    const [r, g, b] = divergingRgb(values[i], limit);
+    const [r, g, b] = toRgb(values[i]);
     const o = 4 * i;
     px[o] = r;
     px[o + 1] = g;
@@ -242,6 +234,22 @@ function divergingCanvas(values, h, w, limit, reuse) {
   }
   ctx.putImageData(image, 0, 0);
   return off;
+}
+
+// Grey: vmin -> black, vmax -> white.
+function greyCanvas(values, h, w, vmin, vmax, reuse) {
+  const span = vmax > vmin ? vmax - vmin : 1;
+  return valuesCanvas(values, h, w, (value) => {
+    const g = ((value - vmin) / span) * 255;
+    const c = g < 0 ? 0 : g > 255 ? 255 : g;
+    return [c, c, c];
+  }, reuse);
+}
+
+// Signed values on the diverging map of divergingColour, centred on zero:
+// -limit -> blue, 0 -> white, +limit -> red.
+function divergingCanvas(values, h, w, limit, reuse) {
+  return valuesCanvas(values, h, w, (value) => divergingRgb(value, limit), reuse);
 }
 
 // Draw an offscreen canvas scaled up with square pixels.

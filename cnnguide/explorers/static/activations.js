@@ -1,7 +1,7 @@
 // Chapter 6: an activation function and its derivative, computed and drawn in
 // the page. actCompute() is the one function whose result feeds the drawing and
 // data-values; the browser test compares it with cnnguide.activations.
-// Names here start with "act" so they never clash with _shared.js.
+// Its own names start with "act", as the other explorers' do (convDraw, poolCompute).
 
 function actSigmoid(x) {
   // The form whose exp never overflows (as cnnguide.activations.sigmoid).
@@ -41,13 +41,6 @@ function actCompute(name, alpha, beta, xMax, n) {
     dy[i] = fn.d(x[i], alpha, beta);
   }
   return { function: name, uses: fn.uses, alpha, beta, x_max: xMax, n, x, y, dy };
-}
-
-function actRange(v) {
-  // What the function's outputs span here, for the caption.
-  let lo = Infinity, hi = -Infinity;
-  for (const t of v.y) { if (t < lo) lo = t; if (t > hi) hi = t; }
-  return [lo, hi];
 }
 
 function actDraw(canvas, v) {
@@ -102,71 +95,42 @@ function actSettings(v) {
   return v.function;
 }
 
-function actChoice(model, name) {
-  // A selection control syncs its index: the choice is options[name][index].
-  return model.get("options")[name][Number(model.get(`${name}_index`))];
-}
-
 function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "cnnguide-explorer";
-  root.dataset.explorer = "activations";
-  root.dataset.draws = "0";
-  const canvas = document.createElement("canvas");
-  canvas.width = 520;
-  canvas.height = 300;
-  canvas.setAttribute("role", "img");
-  canvas.style.maxWidth = "100%";
-  const caption = document.createElement("div");
+  const root = explorerRoot(el, "activations", model);
+  const caption = makeElement(root, "div", { font: "13px sans-serif", margin: "4px 0" });
   caption.setAttribute("aria-live", "polite");
-  caption.style.font = "13px sans-serif";
-  caption.style.margin = "4px 0";
-  root.append(caption, canvas);
-  el.appendChild(root);
-  // For tests and benchmarks: the model and the controls' models (_shared.js).
-  if (typeof controlModel === "function") root.cnnguide = { model, control: (t) => controlModel(model, t) };
+  const canvas = fluidCanvas(root, 520, 300);
   const limits = {};
 
-  function draw() {
-    const t0 = performance.now();
+  function draw(since) {
+    const started = performance.now();
     const v = actCompute(
-      actChoice(model, "function"), Number(model.get("alpha")), Number(model.get("beta")),
+      choice(model, "function"), Number(model.get("alpha")), Number(model.get("beta")),
       Number(model.get("x_max")), Number(model.get("n_points")),
     );
     actDraw(canvas, v);
     // Grey out the parameter the chosen function does not use (a reader can
     // still see its value); choosing another function brings it back.
-    if (typeof limitControl === "function") {
-      limitControl(model, limits, "alpha", { disabled: v.uses !== "alpha" });
-      limitControl(model, limits, "beta", { disabled: v.uses !== "beta" });
-    }
-    const [lo, hi] = actRange(v);
+    limitControl(model, limits, "alpha", { disabled: v.uses !== "alpha" });
+    limitControl(model, limits, "beta", { disabled: v.uses !== "beta" });
+    const [lo, hi] = valueRange(v.y); // what the function's outputs span here
     const unused = v.uses === "alpha" ? "beta unused" : v.uses === "beta" ? "alpha unused" : "alpha and beta unused";
     caption.textContent =
       `${actSettings(v)} on [-${v.x_max}, ${v.x_max}] (${unused}): ` +
       `outputs from ${lo.toFixed(3)} to ${hi.toFixed(3)}; ` +
       `slope from ${Math.min(...v.dy).toFixed(3)} to ${Math.max(...v.dy).toFixed(3)}.`;
-    canvas.setAttribute(
-      "aria-label",
-      `Plot of ${actSettings(v)} (solid) and its derivative (dashed) for x from ` +
-        `-${v.x_max} to ${v.x_max}, ${v.n} points each`,
-    );
-    root.dataset.values = JSON.stringify({
-      function: v.function, alpha: v.alpha, beta: v.beta, x_max: v.x_max,
-      n: v.n, x: v.x, y: v.y, dy: v.dy,
-    });
-    root.dataset.draws = String(Number(root.dataset.draws) + 1);
-    root.dataset.drawMs = (performance.now() - t0).toFixed(2);
-    try {
-      model.set("summary", { function: v.function, alpha: v.alpha, beta: v.beta,
-        x_max: v.x_max, n: v.n, y_min: lo, y_max: hi, draws: Number(root.dataset.draws) });
-      model.save_changes();
-    } catch (e) { /* no kernel: nothing to write back to */ }
+    const label = `Plot of ${actSettings(v)} (solid) and its derivative (dashed) for x from ` +
+      `-${v.x_max} to ${v.x_max}, ${v.n} points each`;
+    const values = { function: v.function, alpha: v.alpha, beta: v.beta, x_max: v.x_max,
+      n: v.n, x: v.x, y: v.y, dy: v.dy };
+    const summary = { function: v.function, alpha: v.alpha, beta: v.beta,
+      x_max: v.x_max, n: v.n, y_min: lo, y_max: hi, draws: Number(root.dataset.draws) + 1 }; // this draw counted
+    publish(root, model, canvas, label, values, summary, since, started);
   }
-  const events = "change:function_index change:options change:alpha change:beta change:x_max change:n_points";
-  model.on(events, draw);
-  draw();
-  return () => model.off(events, draw);
+  const schedule = drawScheduler(draw);
+  const unwatch = watch(model, ["function_index", "options", "alpha", "beta", "x_max", "n_points"], schedule);
+  draw(performance.now());
+  return unwatch;
 }
 
 export default { render };

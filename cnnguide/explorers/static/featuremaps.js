@@ -2,7 +2,7 @@
 // min and max), drawn in the page as the chosen layer's channel grid or one
 // channel large. fmSelect() computes what is shown (and its statistics, from
 // the dequantised values); the drawing and data-values both come from it.
-// Names here start with "fm" so they never clash with _shared.js.
+// Its own names start with "fm", as the other explorers' do (convDraw, poolCompute).
 
 // viridis, 9 stops (matplotlib), interpolated into a 256-entry table
 const FM_VIRIDIS = (() => {
@@ -17,13 +17,8 @@ const FM_VIRIDIS = (() => {
   return lut;
 })();
 
-function fmBytes(value) {
-  if (value == null) return new Uint8Array(0);
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  if (Array.isArray(value)) return Uint8Array.from(value);
-  throw new Error("featuremaps explorer: data is not bytes");
+function fmColour(q) {
+  return [FM_VIRIDIS[3 * q], FM_VIRIDIS[3 * q + 1], FM_VIRIDIS[3 * q + 2]];
 }
 
 function fmSelect(layers, data, layerName, channel, view) {
@@ -44,18 +39,9 @@ function fmSelect(layers, data, layerName, channel, view) {
 function fmPaint(ctx, data, d, c, x, y, size) {
   // channel c of layer d, colour-mapped on its own scale, in a size-px box
   const hw = d.h * d.w, base = d.offset + c * hw;
-  const img = new ImageData(d.w, d.h);
-  for (let i = 0; i < hw; i++) {
-    const v = data[base + i];
-    img.data[4 * i] = FM_VIRIDIS[3 * v]; img.data[4 * i + 1] = FM_VIRIDIS[3 * v + 1];
-    img.data[4 * i + 2] = FM_VIRIDIS[3 * v + 2]; img.data[4 * i + 3] = 255;
-  }
-  const off = document.createElement("canvas");
-  off.width = d.w; off.height = d.h;
-  off.getContext("2d").putImageData(img, 0, 0);
+  const off = valuesCanvas(data.subarray(base, base + hw), d.h, d.w, fmColour);
   const k = size / Math.max(d.w, d.h);
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(off, x, y, d.w * k, d.h * k);
+  blit(ctx, off, x, y, d.w * k, d.h * k);
   return [d.w * k, d.h * k];
 }
 
@@ -91,7 +77,7 @@ function fmDraw(canvas, data, s) {
     const bx = size + 16, bh = size - 20;
     for (let i = 0; i < bh; i++) {
       const q = Math.round(255 * (1 - i / (bh - 1)));
-      ctx.fillStyle = `rgb(${FM_VIRIDIS[3 * q]},${FM_VIRIDIS[3 * q + 1]},${FM_VIRIDIS[3 * q + 2]})`;
+      ctx.fillStyle = `rgb(${fmColour(q).join(",")})`;
       ctx.fillRect(bx, 14 + i, 14, 1);
     }
     ctx.fillStyle = "#333"; ctx.font = "11px sans-serif"; ctx.textAlign = "left";
@@ -100,37 +86,21 @@ function fmDraw(canvas, data, s) {
   }
 }
 
-function fmChoice(model, name) {
-  // A selection control syncs its index: the choice is options[name][index].
-  return model.get("options")[name][Number(model.get(`${name}_index`))];
-}
-
 function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "cnnguide-explorer";
-  root.dataset.explorer = "featuremaps";
-  root.dataset.draws = "0";
-  const caption = document.createElement("div");
+  const root = explorerRoot(el, "featuremaps", model);
+  const caption = makeElement(root, "div", { font: "13px sans-serif", margin: "4px 0" });
   caption.setAttribute("aria-live", "polite");
-  caption.style.font = "13px sans-serif";
-  caption.style.margin = "4px 0";
-  const canvas = document.createElement("canvas");
-  canvas.setAttribute("role", "img");
-  canvas.style.maxWidth = "100%";
+  const canvas = fluidCanvas(root, 1, 1); // fmDraw sizes it to the layer
   canvas.style.cursor = "pointer";
-  root.append(caption, canvas);
-  el.appendChild(root);
   let data = null;
   let current = null;
   const limits = {};
-  // For tests and benchmarks: the model and the controls' models (_shared.js).
-  if (typeof controlModel === "function") root.cnnguide = { model, control: (t) => controlModel(model, t) };
 
-  function draw() {
-    const t0 = performance.now();
-    if (data === null) data = fmBytes(model.get("data"));
+  function draw(since) {
+    const started = performance.now();
+    if (data === null) data = bytesOf(model.get("data"));
     const layers = model.get("layers");
-    const s = fmSelect(layers, data, fmChoice(model, "layer"), Number(model.get("channel")), fmChoice(model, "view"));
+    const s = fmSelect(layers, data, choice(model, "layer"), Number(model.get("channel")), choice(model, "view"));
     current = s;
     fmDraw(canvas, data, s);
     const [h, w, c] = s.shape;
@@ -139,21 +109,15 @@ function render({ model, el }) {
       `${s.layer}: ${h}×${w}×${c}; channel ${s.channel}${note}: ` +
       `min ${s.min.toFixed(3)}, max ${s.max.toFixed(3)}, mean ${s.mean.toFixed(3)}` +
       (s.view === "grid" ? ". Click a map to select its channel." : ".");
-    canvas.setAttribute(
-      "aria-label",
-      s.view === "grid"
-        ? `All ${c} channels of layer ${s.layer}, each ${h} by ${w}, channel ${s.channel} highlighted`
-        : `Channel ${s.channel} of layer ${s.layer}, ${h} by ${w}, values from ${s.min.toFixed(3)} to ${s.max.toFixed(3)}`,
-    );
+    const label = s.view === "grid"
+      ? `All ${c} channels of layer ${s.layer}, each ${h} by ${w}, channel ${s.channel} highlighted`
+      : `Channel ${s.channel} of layer ${s.layer}, ${h} by ${w}, values from ${s.min.toFixed(3)} to ${s.max.toFixed(3)}`;
     const values = { layer: s.layer, channel: s.channel, requested_channel: s.requested_channel,
       view: s.view, shape: s.shape, min: s.min, max: s.max, mean: s.mean };
-    root.dataset.values = JSON.stringify(values);
-    root.dataset.draws = String(Number(root.dataset.draws) + 1);
-    root.dataset.drawMs = (performance.now() - t0).toFixed(2);
-    try { model.set("summary", values); model.save_changes(); } catch (e) { /* no kernel */ }
+    publish(root, model, canvas, label, values, values, since, started);
     // The channel slider's range follows the layer where the page's widget
-    // manager lets us reach it (_shared.js); the view clamps the channel anyway.
-    if (typeof limitControl === "function") limitControl(model, limits, "channel", { max: c - 1 });
+    // manager lets us reach it; the view clamps the channel anyway.
+    limitControl(model, limits, "channel", { max: c - 1 });
   }
 
   function onClick(event) {
@@ -162,18 +126,15 @@ function render({ model, el }) {
     const x = ((event.clientX - rect.left) * canvas.width) / rect.width;
     const y = ((event.clientY - rect.top) * canvas.height) / rect.height;
     const k = Math.floor(y / (L.cell + L.gap + 14)) * L.cols + Math.floor(x / (L.cell + L.gap));
-    if (k >= 0 && k < current.meta.c) {
-      model.set("channel", k);
-      try { model.save_changes(); } catch (e) { /* no kernel: the page alone redraws */ }
-    }
+    if (k >= 0 && k < current.meta.c) setTraits(model, { channel: k });
   }
   canvas.addEventListener("click", onClick);
-  const events = "change:layer_index change:channel change:view_index change:layers change:options";
-  const redata = () => { data = null; draw(); };
-  model.on(events, draw);
+  const schedule = drawScheduler(draw);
+  const unwatch = watch(model, ["layer_index", "channel", "view_index", "layers", "options"], schedule);
+  const redata = () => { data = null; schedule(); };
   model.on("change:data", redata);
-  draw();
-  return () => { model.off(events, draw); model.off("change:data", redata); canvas.removeEventListener("click", onClick); };
+  draw(performance.now());
+  return () => { unwatch(); model.off("change:data", redata); canvas.removeEventListener("click", onClick); };
 }
 
 export default { render };

@@ -4,22 +4,11 @@
 // curves; both feed the drawing and data-values, which the browser test
 // compares with cnnguide.metrics (scikit-learn). Convention: score >= threshold
 // is called pneumonia (label 1); a ratio with an empty denominator is 0.
-// Names here start with "thr" so they never clash with _shared.js.
-
-function thrBytes(value) {
-  // A synced Bytes trait arrives as a DataView (kernel and embedded state
-  // alike); accept ArrayBuffer and typed arrays too.
-  if (value == null) return new Uint8Array(0);
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  if (Array.isArray(value)) return Uint8Array.from(value);
-  throw new Error("thresholds explorer: labels/scores are not bytes");
-}
+// Its own names start with "thr", as the other explorers' do (convDraw, poolCompute).
 
 function thrData(model) {
-  const labels = thrBytes(model.get("labels"));
-  const raw = thrBytes(model.get("scores"));
+  const labels = bytesOf(model.get("labels"));
+  const raw = bytesOf(model.get("scores"));
   const scores = new Float32Array(raw.slice().buffer); // copy: aligned, little-endian
   if (labels.length !== scores.length) throw new Error("thresholds explorer: labels and scores differ in length");
   return { labels, scores };
@@ -143,53 +132,33 @@ function thrText(p) {
 }
 
 function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "cnnguide-explorer";
-  root.dataset.explorer = "thresholds";
-  root.dataset.draws = "0";
-  const summary = document.createElement("div");
-  summary.setAttribute("aria-live", "polite");
-  summary.style.font = "13px sans-serif";
-  summary.style.margin = "4px 0";
-  const canvas = document.createElement("canvas");
-  canvas.width = 790;
-  canvas.height = 270;
-  canvas.style.maxWidth = "100%";
-  canvas.setAttribute("role", "img");
-  root.append(summary, canvas);
-  el.appendChild(root);
-  // For tests and benchmarks: the model and the controls' models (_shared.js).
-  if (typeof controlModel === "function") root.cnnguide = { model, control: (t) => controlModel(model, t) };
+  const root = explorerRoot(el, "thresholds", model);
+  const caption = makeElement(root, "div", { font: "13px sans-serif", margin: "4px 0" });
+  caption.setAttribute("aria-live", "polite");
+  const canvas = fluidCanvas(root, 790, 270);
 
   let data = null, curvesCache = null;
   function load() { data = thrData(model); curvesCache = thrCurves(data); }
 
-  function draw() {
-    const t0 = performance.now();
+  function draw(since) {
+    const started = performance.now();
     if (data === null) load();
     const p = thrPoint(data, Number(model.get("threshold")));
     const c = curvesCache;
     thrDraw(canvas, p, c);
-    summary.textContent = thrText(p);
-    canvas.setAttribute(
-      "aria-label",
-      `Confusion matrix, ROC and precision-recall curves for ${p.n} cases at ` +
-        `${thrText(p)}; operating point at false positive rate ${p.fpr.toFixed(3)}`,
-    );
-    root.dataset.values = JSON.stringify({ ...p, roc_auc: c.roc_auc, pr_auc: c.pr_auc,
-      n_roc_points: c.roc.length, n_pr_points: c.pr.length });
-    root.dataset.draws = String(Number(root.dataset.draws) + 1);
-    root.dataset.drawMs = (performance.now() - t0).toFixed(2);
-    try {
-      model.set("summary", { ...p, roc_auc: c.roc_auc, pr_auc: c.pr_auc });
-      model.save_changes();
-    } catch (e) { /* no kernel */ }
+    caption.textContent = thrText(p);
+    const label = `Confusion matrix, ROC and precision-recall curves for ${p.n} cases at ` +
+      `${thrText(p)}; operating point at false positive rate ${p.fpr.toFixed(3)}`;
+    const values = { ...p, roc_auc: c.roc_auc, pr_auc: c.pr_auc,
+      n_roc_points: c.roc.length, n_pr_points: c.pr.length };
+    publish(root, model, canvas, label, values, { ...p, roc_auc: c.roc_auc, pr_auc: c.pr_auc }, since, started);
   }
-  const redata = () => { data = null; draw(); };
-  model.on("change:threshold", draw);
+  const schedule = drawScheduler(draw);
+  const unwatch = watch(model, ["threshold"], schedule);
+  const redata = () => { data = null; schedule(); };
   model.on("change:labels change:scores", redata);
-  draw();
-  return () => { model.off("change:threshold", draw); model.off("change:labels change:scores", redata); };
+  draw(performance.now());
+  return () => { unwatch(); model.off("change:labels change:scores", redata); };
 }
 
 export default { render };
