@@ -59,8 +59,8 @@ against the imports of the chapter's cells; every chapter also uses ``data``'s
                                   explorers.thresholds, explain, data.duplicates,
                                   images, kernels, plotting, prose
 09 imbalanced data                imbalance, metrics, plotting
-10 evaluation metrics             metrics, calibration, explorers.thresholds,
-                                  imbalance, models
+10 evaluation metrics             metrics, calibration, explorers.thresholds, train,
+                                  models
 11 explaining predictions         explain, metrics, data.phantoms, images, models
 12 deployment                     deploy.service, deploy.api, deploy.app,
                                   deploy.edge, cli, explain, models, train

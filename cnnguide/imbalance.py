@@ -28,6 +28,7 @@ import numpy as np
 from cnnguide.images import as_model_input
 from cnnguide import models
 from cnnguide.models import FILL_MODE, predict_proba
+from cnnguide.train import fit
 
 __all__ = [
     "SAMPLERS",
@@ -38,7 +39,6 @@ __all__ = [
     "focal_loss",
     "augmentation_pipeline",
     "augmentation_gallery",
-    "fit",
     "model_outputs",
     "feature_extractor",
     "pretrain_on_phantoms",
@@ -48,7 +48,6 @@ __all__ = [
     "compare_over_seeds",
     "comparison_figure",
     "comparison_lines",
-    "step_order",
     "format_table",
 ]
 
@@ -443,121 +442,6 @@ def augmentation_gallery(
 def _as_input(images: np.ndarray) -> np.ndarray:
     x = np.asarray(images)
     return as_model_input(x) if x.ndim >= 3 else x.astype(np.float32)
-
-
-def fit(
-    model,
-    images: np.ndarray,
-    labels: np.ndarray,
-    *,
-    epochs: int = 5,
-    batch_size: int = 64,
-    learning_rate: float = 2e-3,
-    loss=None,
-    class_weight: Mapping[int, float] | None = None,
-    seed: int = 0,
-    progress=None,
-    steps: int | None = None,
-) -> float:
-    """Compile and train ``model``; return the training time in seconds.
-
-    Parameters
-    ----------
-    model : keras.Model
-    images : ndarray, (N, H, W) uint8/float or (N, H, W, 1)
-    labels : ndarray, (N,)
-    epochs, batch_size, learning_rate : training settings (Adam)
-    loss : keras loss, optional
-        Default binary cross-entropy.
-    class_weight : dict, optional
-        Passed to ``model.fit``.
-    seed : int
-        Seeds Keras (shuffling, dropout) before training.
-    progress : {"auto", "terminal", "text", "notebook"} or None
-        One line per epoch (loss, elapsed, time left; :mod:`cnnguide.progress`);
-        in a notebook the display ends as one summary line. Default: quiet.
-    steps : int, optional
-        Train for exactly this many optimiser steps instead of ``epochs`` passes:
-        the images are drawn in shuffled passes (every image once per pass) until
-        ``steps * batch_size`` have been seen. A resampled set twice the size then
-        gets the same number of updates as the original, which makes remedies that
-        change the set's size comparable.
-
-    Returns
-    -------
-    float
-        Wall-clock seconds spent in ``fit``.
-    """
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=loss or "binary_crossentropy",
-    )
-    x = _as_input(images)
-    y = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
-    if steps is not None:
-        order = step_order(len(x), int(steps), batch_size, seed)
-        x, y, epochs = x[order], y[order], 1
-    from cnnguide import progress as _progress
-
-    reporter = _progress.Progress(_progress.resolve(progress), title="fit")
-    report = (
-        []
-        if reporter.mode is None
-        else [_progress.keras_callback(reporter, epochs=epochs)]
-    )
-    start = time.perf_counter()
-    model.fit(
-        x,
-        y,
-        epochs=epochs,
-        batch_size=batch_size,
-        class_weight=class_weight,
-        shuffle=steps is None,  # a step order is shuffled already
-        verbose=0,
-        callbacks=report,
-    )
-    seconds = time.perf_counter() - start
-    reporter.close(f"{epochs} epochs in {_progress.format_seconds(seconds)}")
-    return seconds
-
-
-def step_order(n: int, steps: int, batch_size: int, seed: int = 0) -> np.ndarray:
-    """Indices of ``steps`` batches drawn in shuffled passes over ``n`` images.
-
-    Each pass is a fresh permutation, so every image is seen once per pass and
-    the last pass is cut where the steps end.
-
-    Parameters
-    ----------
-    n : int
-        Images in the set.
-    steps, batch_size : int
-        Optimiser steps and images per step.
-    seed : int
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(steps * batch_size,)`` int64 indices into the set.
-
-    Examples
-    --------
-    >>> order = step_order(10, 3, 4)
-    >>> order.shape, sorted(order[:10].tolist()) == list(range(10))
-    ((12,), True)
-    """
-    if n < 1 or steps < 1 or batch_size < 1:
-        raise ValueError(
-            f"step_order needs n, steps and batch_size >= 1, got {n}, {steps}, "
-            f"{batch_size}"
-        )
-    rng = np.random.default_rng(seed)
-    need = steps * batch_size
-    passes = -(-need // n)
-    return np.concatenate([rng.permutation(n) for _ in range(passes)])[:need]
 
 
 def _scores(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:

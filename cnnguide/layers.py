@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnguide import models
+from cnnguide import seeding as _seeding
 
 __all__ = [
     "depthwise_separable_params",
@@ -39,7 +40,6 @@ __all__ = [
     "OutputHead",
     "OUTPUT_HEADS",
     "build_head_model",
-    "set_seed",
 ]
 
 
@@ -265,20 +265,6 @@ def parameter_table(model):
 
 
 # --------------------------------------------------------------------------- models
-def set_seed(seed: int = 0) -> None:
-    """Seed Python, NumPy and TensorFlow and make TF ops deterministic (repeatable CPU runs).
-
-    Examples
-    --------
-    >>> set_seed(0)
-    """
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
 def build_demo_model(
     input_shape=(28, 28, 1),
     *,
@@ -338,10 +324,14 @@ def train_small_cnn(
     epochs: int = 5,
     learning_rate: float = 1e-3,
     batch_size: int = 32,
-    seed: int = 0,
+    seed: int | None = None,
     **kwargs,
 ):
     """Build and train :func:`cnnguide.models.build_small_cnn` with Adam; return ``(model, history dict)``.
+
+    Trained by :func:`cnnguide.train.fit` (the short experiments' loop);
+    ``seed`` defaults to :func:`cnnguide.seeding.seed` ``(0)``, so ``CNNGUIDE_SEED``
+    moves it.
 
     The network is ``filters=(8, 16), dense_units=0, dropout=0`` unless
     ``**kwargs`` say otherwise (any argument of ``build_small_cnn``).
@@ -354,30 +344,28 @@ def train_small_cnn(
     >>> len(hist["loss"])
     1
     """
-    import keras
+    from cnnguide.train import fit
 
-    set_seed(seed)
+    seed = _seeding.seed(0) if seed is None else seed
+    _seeding.set_seed(seed)
     # the layers chapter's network: two blocks (8, 16), no hidden dense layer
     kwargs = {"filters": (8, 16), "dense_units": 0, "dropout": 0.0, **kwargs}
     model = models.build_small_cnn(
         x.shape[1:], batchnorm=batchnorm, seed=seed, **kwargs
     )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
-    val = None if x_val is None else (x_val, np.asarray(y_val, np.float32))
-    history = model.fit(
+    val = None if x_val is None else (x_val, y_val)
+    out = fit(
+        model,
         x,
-        np.asarray(y, np.float32),
-        validation_data=val,
+        y,
         epochs=epochs,
         batch_size=batch_size,
-        verbose=0,
-        shuffle=True,
+        learning_rate=learning_rate,
+        metrics=["accuracy"],
+        validation=val,
+        seed=seed,
     )
-    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return model, out["history"]
 
 
 # --------------------------------------------------------------------------- dropout

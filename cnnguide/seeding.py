@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-__all__ = ["SEED_VARIABLE", "base_seed", "rng", "seed"]
+__all__ = ["SEED_VARIABLE", "base_seed", "rng", "seed", "set_seed"]
 
 #: The environment variable that shifts the base seed.
 SEED_VARIABLE = "CNNGUIDE_SEED"
@@ -123,3 +123,19 @@ def rng(offset: int = 0) -> np.random.Generator:
     True
     """
     return np.random.default_rng(seed(offset))
+
+
+def set_seed(value: int = 0) -> None:
+    """Seed Python, NumPy and TensorFlow and make TF ops deterministic (repeatable CPU runs).
+
+    Pass a seed from :func:`seed`, so that ``CNNGUIDE_SEED`` moves it.
+
+    Examples
+    --------
+    >>> set_seed(0)
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(value)
+    tf.config.experimental.enable_op_determinism()

@@ -52,6 +52,8 @@ __all__ = [
     "save",
     "load",
     "make_dataset",
+    "fit",
+    "step_order",
     "PRESETS",
 ]
 
@@ -1161,3 +1163,159 @@ class _null_scope:
 
     def __exit__(self, *exc):
         return False
+
+
+# ----------------------------------------------------------------------------
+# the short experiments' loop
+# ----------------------------------------------------------------------------
+
+
+def fit(
+    model,
+    images,
+    labels,
+    *,
+    epochs: int = 5,
+    steps: int | None = None,
+    batch_size: int = 64,
+    learning_rate: float = 2e-3,
+    loss=None,
+    class_weight=None,
+    metrics=None,
+    validation=None,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """Compile a built model with Adam and fit it on arrays: the short experiments' loop.
+
+    :func:`train` is the book's training run (callbacks, checkpoints, a model
+    card). The short experiments of chapters 7, 9 and 10 (a few epochs on a
+    subset, to compare two settings) need only this: seed Keras, compile with
+    Adam, convert the images by :func:`cnnguide.images.as_model_input`, call
+    ``model.fit`` quietly, and time it.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Built, not necessarily compiled (it is compiled here).
+    images : ndarray
+        ``(N, H, W)`` or ``(N, H, W, C)`` images (uint8, uint16 or float in
+        [0, 1]), or ``(N, F)`` feature rows (a head trained on features).
+    labels : ndarray, (N,)
+    epochs : int
+        Passes over the set (ignored when ``steps`` is given).
+    steps : int, optional
+        Exactly this many optimiser steps, drawn in shuffled passes
+        (:func:`step_order`): a resampled set twice the size then gets the same
+        number of updates as the original, which makes remedies that change the
+        set's size comparable.
+    batch_size : int
+    learning_rate : float
+        Adam's learning rate.
+    loss : keras loss, optional
+        Default binary cross-entropy.
+    class_weight : dict, optional
+        Passed to ``model.fit``.
+    metrics : list, optional
+        Keras metrics to record per epoch (e.g. ``["accuracy"]``).
+    validation : (images, labels), optional
+        Scored after each epoch (``val_loss``, ...); never used to choose.
+    seed : int
+        Seeds Python, NumPy and Keras (shuffling, dropout) before compiling.
+    progress : {"auto", "terminal", "text", "notebook"} or None
+        One line per epoch (:mod:`cnnguide.progress`); default quiet.
+
+    Returns
+    -------
+    dict
+        ``history``: per-epoch lists (``loss``, and ``val_loss`` and metrics when
+        asked), floats; ``seconds``: wall-clock time of ``model.fit``.
+
+    Examples
+    --------
+    >>> from cnnguide.models import build_small_cnn
+    >>> x = np.random.default_rng(0).integers(0, 256, (32, 28, 28), np.uint8)
+    >>> out = fit(build_small_cnn(seed=0), x, np.arange(32) % 2, epochs=2)
+    >>> len(out["history"]["loss"]), out["seconds"] > 0
+    (2, True)
+    """
+    import keras
+
+    from cnnguide import progress as _progress
+
+    keras.utils.set_random_seed(seed)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=loss or "binary_crossentropy",
+        metrics=metrics,
+    )
+    x = np.asarray(images)
+    x = as_model_input(x) if x.ndim >= 3 else x.astype(np.float32)
+    y = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
+    if steps is not None:
+        order = step_order(len(x), int(steps), batch_size, seed)
+        x, y, epochs = x[order], y[order], 1
+    if validation is not None:
+        v = np.asarray(validation[0])
+        v = as_model_input(v) if v.ndim >= 3 else v.astype(np.float32)
+        validation = (v, np.asarray(validation[1], np.float32).reshape(-1, 1))
+    reporter = _progress.Progress(_progress.resolve(progress), title="fit")
+    report = (
+        []
+        if reporter.mode is None
+        else [_progress.keras_callback(reporter, epochs=epochs)]
+    )
+    start = time.perf_counter()
+    history = model.fit(
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        class_weight=class_weight,
+        validation_data=validation,
+        shuffle=steps is None,  # a step order is shuffled already
+        verbose=0,
+        callbacks=report,
+    )
+    seconds = time.perf_counter() - start
+    reporter.close(f"{epochs} epochs in {_progress.format_seconds(seconds)}")
+    return {
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "seconds": seconds,
+    }
+
+
+def step_order(n: int, steps: int, batch_size: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``steps`` batches drawn in shuffled passes over ``n`` images.
+
+    Each pass is a fresh permutation, so every image is seen once per pass and
+    the last pass is cut where the steps end.
+
+    Parameters
+    ----------
+    n : int
+        Images in the set.
+    steps, batch_size : int
+        Optimiser steps and images per step.
+    seed : int
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(steps * batch_size,)`` int64 indices into the set.
+
+    Examples
+    --------
+    >>> order = step_order(10, 3, 4)
+    >>> order.shape, sorted(order[:10].tolist()) == list(range(10))
+    ((12,), True)
+    """
+    if n < 1 or steps < 1 or batch_size < 1:
+        raise ValueError(
+            f"step_order needs n, steps and batch_size >= 1, got {n}, {steps}, "
+            f"{batch_size}"
+        )
+    rng = np.random.default_rng(seed)
+    need = steps * batch_size
+    passes = -(-need // n)
+    return np.concatenate([rng.permutation(n) for _ in range(passes)])[:need]

@@ -331,25 +331,6 @@ def test_run_comparison_baseline_is_the_same_in_either_order():
     np.testing.assert_allclose(first[1]["scores"], second[0]["scores"], atol=1e-6)
 
 
-def test_step_order_covers_every_image_once_per_pass():
-    order = im.step_order(7, steps=5, batch_size=3, seed=1)
-    assert order.shape == (15,)
-    assert sorted(order[:7].tolist()) == list(range(7))
-    assert sorted(order[7:14].tolist()) == list(range(7))
-    with pytest.raises(ValueError, match="steps"):
-        im.step_order(7, steps=0, batch_size=3)
-
-
-def test_fit_with_steps_takes_that_many_optimiser_steps_whatever_the_set_size():
-    small, large = _toy_data(40, 10)["train"], _toy_data(400, 10)["train"]
-    counts = []
-    for data in (small, large):
-        model = build_small_cnn((28, 28, 1), seed=0)
-        im.fit(model, data.images, data.labels, steps=7, batch_size=16)
-        counts.append(int(model.optimizer.iterations.numpy()))
-    assert counts == [7, 7]
-
-
 @pytest.mark.slow
 def test_compare_over_seeds_pairs_each_remedy_with_the_baseline_seed_by_seed():
     data = _toy_data(120, 60)

@@ -112,20 +112,20 @@ def test_a_notebook_keeps_one_summary_line(tmp_path):
     assert outputs[0]["data"] == {"text/plain": "train: 5 epochs in 1 s"}
 
 
-def test_imbalance_fit_can_report_progress(capsys):
-    from cnnguide import imbalance as im
+def test_fit_can_report_progress(capsys):
+    from cnnguide.train import fit
 
     model = build_small_cnn((28, 28, 1), seed=0)
     images = np.zeros((16, 28, 28), np.uint8)
     labels = np.array([0, 1] * 8)
-    im.fit(model, images, labels, epochs=2, batch_size=8, progress="text")
+    fit(model, images, labels, epochs=2, batch_size=8, progress="text")
     err = capsys.readouterr().err.splitlines()
     assert [line.split("  ")[0] for line in err[:2]] == [
         "fit: epoch 1/2",
         "fit: epoch 2/2",
     ]
     assert err[-1].startswith("fit: 2 epochs in ")
-    im.fit(model, images, labels, epochs=1, batch_size=8)  # quiet by default
+    fit(model, images, labels, epochs=1, batch_size=8)  # quiet by default
     assert capsys.readouterr().err == ""
 
 

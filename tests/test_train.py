@@ -2,6 +2,7 @@
 strategy, saving and loading. Tiny networks on a few hundred 28×28 phantoms, 1–3 epochs."""
 
 import json
+import types
 import os
 import subprocess
 import sys
@@ -18,9 +19,11 @@ import keras  # noqa: E402
 from cnnguide.data import Dataset, Split  # noqa: E402
 from cnnguide.metrics import binary_metrics  # noqa: E402
 from cnnguide.data.phantoms import make_phantoms  # noqa: E402
-from cnnguide.models import predict_proba  # noqa: E402
+from cnnguide.models import build_small_cnn, predict_proba  # noqa: E402
 from cnnguide.train import (  # noqa: E402
     TrainConfig,
+    fit,
+    step_order,
     evaluate_test,
     load,
     make_dataset,
@@ -324,3 +327,44 @@ def test_distribute_strategy_with_two_logical_cpus():
     assert report["replicas"] == 2
     assert report["epochs"] == 2 and report["n_scores"] == 32
     assert 0.0 <= report["auc"] <= 1.0
+
+
+# ---------------------------------------------------------------- fit (short experiments)
+def _toy_split(n):
+    rng = np.random.default_rng(n)
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    return types.SimpleNamespace(images=images, labels=np.arange(n) % 2)
+
+
+def test_step_order_covers_every_image_once_per_pass():
+    order = step_order(7, steps=5, batch_size=3, seed=1)
+    assert order.shape == (15,)
+    assert sorted(order[:7].tolist()) == list(range(7))
+    assert sorted(order[7:14].tolist()) == list(range(7))
+    with pytest.raises(ValueError, match="steps"):
+        step_order(7, steps=0, batch_size=3)
+
+
+def test_fit_with_steps_takes_that_many_optimiser_steps_whatever_the_set_size():
+    small, large = _toy_split(40), _toy_split(400)
+    counts = []
+    for data in (small, large):
+        model = build_small_cnn((28, 28, 1), seed=0)
+        fit(model, data.images, data.labels, steps=7, batch_size=16)
+        counts.append(int(model.optimizer.iterations.numpy()))
+    assert counts == [7, 7]
+
+
+def test_fit_records_metrics_and_validation_per_epoch():
+    data, val = _toy_split(48), _toy_split(16)
+    model = build_small_cnn((28, 28, 1), seed=0)
+    out = fit(
+        model,
+        data.images,
+        data.labels,
+        epochs=2,
+        metrics=["accuracy"],
+        validation=(val.images, val.labels),
+    )
+    assert sorted(out["history"]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert all(len(v) == 2 for v in out["history"].values()) and out["seconds"] > 0
