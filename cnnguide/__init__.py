@@ -15,10 +15,11 @@ Every chapter of the book narrates; the logic lives here, one module per idea:
 ``cnnguide.kernels``              the named hand-made kernels (chapter 3)
 ``cnnguide.ops``                  reference conv2d, pool2d, output size (chapters 3-4)
 ``cnnguide.explorers``            explorers that compute in the page, static twins (3-6, 10)
-``cnnguide.layers``               demo model, parameter counts, dropout, heads (5, 7)
+``cnnguide.layers``               demo model, parameter counts, heads (5, 7)
 ``cnnguide.featuremaps``          feature-map extraction and figures (5)
 ``cnnguide.activations``          activation functions and gradient experiments (6)
 ``cnnguide.normalization``        batch, layer and instance normalization (7)
+``cnnguide.dropout``              dropout by hand, original and inverted (7)
 ``cnnguide.models``               the source's CNN and the book's recommended one (8)
 ``cnnguide.train``                config to trained model, with callbacks (8)
 ``cnnguide.ensemble``             ensembles and test-time augmentation as one model (8)
@@ -54,7 +55,8 @@ against the imports of the chapter's cells; every chapter also uses ``data``'s
 05 layers                         layers, models, featuremaps, explorers.featuremaps,
                                   kernels, ops
 06 activations                    activations, explorers.activations, layers, metrics
-07 pooling normalization dropout  normalization, layers, models, metrics, plotting
+07 pooling normalization dropout  normalization, dropout, layers, models, metrics,
+                                  plotting
 08 training                       train, ensemble, models, metrics,
                                   explorers.thresholds, explain, data.duplicates,
                                   images, kernels, plotting, prose

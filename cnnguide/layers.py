@@ -35,8 +35,6 @@ __all__ = [
     "parameter_table",
     "build_demo_model",
     "train_small_cnn",
-    "original_dropout",
-    "inverted_dropout",
     "OutputHead",
     "OUTPUT_HEADS",
     "build_head_model",
@@ -366,51 +364,6 @@ def train_small_cnn(
         seed=seed,
     )
     return model, out["history"]
-
-
-# --------------------------------------------------------------------------- dropout
-def _keep_mask(shape, rate: float, rng) -> np.ndarray:
-    if not 0 <= rate < 1:
-        raise ValueError(f"rate must be in [0, 1), got {rate!r}")
-    return rng.random(shape) >= rate
-
-
-def original_dropout(x, rate: float, *, training: bool, rng=None) -> np.ndarray:
-    """Dropout as first published: drop units at training, multiply by the keep rate at inference.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> original_dropout(np.ones(3), 0.5, training=False).tolist()
-    [0.5, 0.5, 0.5]
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if not training:
-        return x * (1.0 - rate)
-    rng = rng or np.random.default_rng()
-    return x * _keep_mask(x.shape, rate, rng)
-
-
-def inverted_dropout(x, rate: float, *, training: bool, rng=None) -> np.ndarray:
-    """Inverted dropout (Keras, PyTorch): drop and scale by ``1/(1 - rate)`` at training, identity at inference.
-
-    Both forms give the same expected activation; the inverted one leaves inference
-    untouched, so a saved model needs no special case.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> inverted_dropout(np.ones(3), 0.5, training=False).tolist()
-    [1.0, 1.0, 1.0]
-    >>> sorted(set(inverted_dropout(np.ones(100), 0.5, training=True,
-    ...                             rng=np.random.default_rng(0)).tolist()))
-    [0.0, 2.0]
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if not training:
-        return x.copy()
-    rng = rng or np.random.default_rng()
-    return x * _keep_mask(x.shape, rate, rng) / (1.0 - rate)
 
 
 # --------------------------------------------------------------------------- output heads

@@ -138,3 +138,32 @@ def test_contributing_names_only_modules_that_exist():
         if not any(is_module(".".join(parts[:k])) for k in range(len(parts), 1, -1)):
             missing.append(name)
     assert not missing, f"CONTRIBUTING.md names modules that do not exist: {missing}"
+
+
+# The NumPy references of the map (cnnguide/__init__.py and CONTRIBUTING):
+# they never import Keras, TensorFlow or the widget libraries.
+NUMPY_REFERENCES = [
+    "neuron",
+    "images",
+    "kernels",
+    "ops",
+    "activations",
+    "normalization",
+    "dropout",
+]
+
+
+@pytest.mark.parametrize("name", NUMPY_REFERENCES)
+def test_numpy_references_import_no_keras_and_no_widgets(name):
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys, cnnguide.{name}; "
+        "heavy = ('keras', 'tensorflow', 'ipywidgets', 'anywidget'); "
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]", f"cnnguide.{name} imports {out.stdout}"

@@ -28,7 +28,15 @@ PAGES = [
         "NumPy references",
         "The building blocks written out in NumPy, to read next to the chapters "
         "that explain them. They import neither Keras nor TensorFlow nor widgets.",
-        ["neuron", "images", "kernels", "ops", "activations", "normalization"],
+        [
+            "neuron",
+            "images",
+            "kernels",
+            "ops",
+            "activations",
+            "normalization",
+            "dropout",
+        ],
     ),
     (
         "data",
