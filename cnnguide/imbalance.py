@@ -7,7 +7,8 @@ can compare them:
 
 * data level: :func:`resample` (random over- and undersampling, SMOTE and cluster
   undersampling, all from imbalanced-learn) on pixels or on learned features, and
-  :func:`augmentation_pipeline` (Keras preprocessing layers);
+  :func:`cnnguide.models.build_augmentation` with the source's list
+  (:data:`cnnguide.models.SOURCE_AUGMENTATION`);
 * algorithm level: :func:`class_weights`, :func:`focal_loss` and transfer learning
   (:func:`build_applications_model` for the ImageNet path, :func:`pretrain_on_phantoms`
   for the offline demonstration);
@@ -37,7 +38,6 @@ __all__ = [
     "smote_blend",
     "class_weights",
     "focal_loss",
-    "augmentation_pipeline",
     "augmentation_gallery",
     "model_outputs",
     "feature_extractor",
@@ -307,63 +307,6 @@ def focal_loss(gamma: float = 2.0, alpha: float | None = None):
 # ----------------------------------------------------------------------------
 # augmentation
 # ----------------------------------------------------------------------------
-
-
-def augmentation_pipeline(
-    *,
-    rotation: float = 10.0,
-    zoom: float = 0.1,
-    brightness: float = 0.1,
-    contrast: float = 0.1,
-    noise: float = 0.02,
-    horizontal_flip: bool = False,
-    vertical_flip: bool = False,
-    seed: int = 0,
-):
-    """The source's augmentation list as Keras preprocessing layers.
-
-    Rotation ±``rotation`` degrees, zoom ±``zoom``, brightness and contrast ±, Gaussian
-    noise of standard deviation ``noise`` (images in ``[0, 1]``). The layers act only
-    when called with ``training=True`` (inside ``fit``); at inference they pass the
-    image through. Flips are **off** by default: a horizontally flipped chest film puts
-    the heart on the right (dextrocardia, rare), and a vertical flip puts the diaphragm
-    on top, images the model will never meet.
-
-    Parameters
-    ----------
-    rotation, zoom, brightness, contrast, noise : float
-        Strength of each transform (0 leaves it out).
-    horizontal_flip, vertical_flip : bool
-        Add random flips (shown in the gallery; not recommended for chest films).
-    seed : int
-        Seed of the random layers.
-
-    Returns
-    -------
-    keras.Sequential
-
-    Examples
-    --------
-    >>> aug = augmentation_pipeline(seed=0)
-    >>> x = np.full((2, 28, 28, 1), 0.5, dtype="float32")
-    >>> bool(np.allclose(aug(x, training=False), x))
-    True
-    """
-    from cnnguide.models import build_augmentation
-
-    # The training chapter's builder, with the source's list: no translation, but
-    # brightness and noise as well.
-    return build_augmentation(
-        rotation=rotation,
-        translation=0.0,
-        zoom=zoom,
-        brightness=brightness,
-        contrast=contrast,
-        noise=noise,
-        horizontal_flip=horizontal_flip,
-        vertical_flip=vertical_flip,
-        seed=seed,
-    )
 
 
 def augmentation_gallery(
@@ -724,7 +667,11 @@ def run_comparison(
             Xt, yt = resample(X, y, "smote", seed)
         elif method == "augmentation":
             model = models.build_small_cnn(
-                shape, seed=seed, augmentation=augmentation_pipeline(seed=seed)
+                shape,
+                seed=seed,
+                augmentation=models.build_augmentation(
+                    **models.SOURCE_AUGMENTATION, seed=seed
+                ),
             )
         elif method == "transfer":
             model, _ = pretrain_on_phantoms(

@@ -24,6 +24,7 @@ __all__ = [
     "FILL_MODE",
     "predict_proba",
     "RECOMMENDED",
+    "SOURCE_AUGMENTATION",
 ]
 
 #: Keyword arguments of :func:`build_cnn` that make the book's recommended variant.
@@ -51,6 +52,20 @@ def _check_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
 #: How the augmentation layers fill pixels brought in from outside the image: the
 #: nearest edge pixel repeated (no black frame that only training films would have).
 FILL_MODE = "nearest"
+
+
+#: The study guide's augmentation list, as arguments of :func:`build_augmentation`:
+#: rotation and zoom as in the training chapter's defaults, no shift, but
+#: brightness, contrast and Gaussian noise as well (the imbalance chapter's
+#: "augmentation" remedy trains with it).
+SOURCE_AUGMENTATION = {
+    "rotation": 10.0,
+    "translation": 0.0,
+    "zoom": 0.1,
+    "brightness": 0.1,
+    "contrast": 0.1,
+    "noise": 0.02,
+}
 
 
 def build_augmentation(

@@ -191,9 +191,11 @@ def test_focal_loss_alpha_weights_the_classes():
 # ---------------------------------------------------------------- augmentation and models
 
 
-def test_augmentation_pipeline_is_identity_at_inference_and_random_in_training():
+def test_the_sources_augmentation_is_identity_at_inference_and_random_in_training():
+    from cnnguide.models import SOURCE_AUGMENTATION, build_augmentation
+
     x = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
-    aug = im.augmentation_pipeline(seed=0)
+    aug = build_augmentation(**SOURCE_AUGMENTATION, seed=0)
     names = [layer.__class__.__name__ for layer in aug.layers]
     assert "RandomFlip" not in names  # no flips for chest films by default
     assert {
@@ -209,7 +211,7 @@ def test_augmentation_pipeline_is_identity_at_inference_and_random_in_training()
     assert out.shape == x.shape and not np.allclose(out, x)
     assert "RandomFlip" in [
         la.__class__.__name__
-        for la in im.augmentation_pipeline(horizontal_flip=True).layers
+        for la in build_augmentation(**SOURCE_AUGMENTATION, horizontal_flip=True).layers
     ]
 
 
