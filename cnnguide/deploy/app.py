@@ -252,14 +252,34 @@ def current_threshold(card_threshold: float, slider_value: float, moved: bool) -
 
 
 def render(model_path: str | os.PathLike | None = None) -> None:
-    """Draw the page (called by Streamlit on every interaction)."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
+    """Draw the page (called by Streamlit on every interaction).
+
+    Four steps, each a function below: load the model (once, cached), the
+    sidebar (threshold slider and model card), the image (an upload or a
+    test-split sample), and the answer (image, probability, label, Grad-CAM).
+    """
     import streamlit as st
 
     st.set_page_config(page_title="cnnguide: chest X-ray demo", layout="wide")
     st.title("Pneumonia on chest X-rays: a teaching demo")
     st.warning(cnnguide.DISCLAIMER, icon="⚠️")
+    predictor = _load(model_path)
+    if predictor is None:
+        return
+    notice = training_notice(predictor.card, predictor.size)
+    threshold, moved = _sidebar(predictor)
+    chosen = _choose_image(predictor, notice)
+    if chosen is None:
+        return
+    image, caption, looks_odd = chosen
+    result = predictor.predict(image, threshold if moved else None)
+    st.session_state["last_result"] = result
+    _show_answer(predictor, image, caption, result, looks_odd, notice, threshold, moved)
+
+
+def _load(model_path) -> service.Predictor | None:
+    """The predictor, loaded once per model file (and again when it changes)."""
+    import streamlit as st
 
     @st.cache_resource(show_spinner="Loading the model ...")
     def get_predictor(path: str, stamp: float) -> service.Predictor:
@@ -267,16 +287,20 @@ def render(model_path: str | os.PathLike | None = None) -> None:
 
     try:
         model_file = service.find_model(model_path)
-        predictor = get_predictor(str(model_file.resolve()), model_file.stat().st_mtime)
+        return get_predictor(str(model_file.resolve()), model_file.stat().st_mtime)
     except service.NoModelError as exc:
         st.error("No trained model yet.")
         st.info(str(exc))
-        return
     except ValueError as exc:
         st.error(f"The model could not be loaded: {exc}")
-        return
+    return None
 
-    notice = training_notice(predictor.card, predictor.size)
+
+def _sidebar(predictor: service.Predictor) -> tuple[float, bool]:
+    """The threshold slider and the model card; returns (threshold, moved)."""
+    import pandas as pd
+    import streamlit as st
+
     with st.sidebar:
         st.header("Decision threshold")
         value = st.slider(
@@ -302,13 +326,17 @@ def render(model_path: str | os.PathLike | None = None) -> None:
             st.table(pd.DataFrame(rows))
         with st.expander("Full model card (JSON)"):
             st.json(predictor.card, expanded=False)
+    return threshold, moved
+
+
+def _choose_image(predictor: service.Predictor, notice: str):
+    """An upload or a test-split sample: (image, caption, warnings), or None."""
+    import streamlit as st
 
     source = st.radio(
         "Image", ["Upload an X-ray", "Pick a sample"], horizontal=True, key="source"
     )
-    image = None
-    caption = ""
-    looks_odd: list[str] = []
+    looks_odd: list[str] = []  # the service's warnings, as the API returns them
     if source == "Upload an X-ray":
         uploaded = st.file_uploader(
             "PNG, JPEG or DICOM chest X-ray",
@@ -319,28 +347,31 @@ def render(model_path: str | os.PathLike | None = None) -> None:
         if uploaded is None:
             st.info("Upload an image, or pick a sample above.")
             st.caption(notice)
-            return
-        data = uploaded.getvalue()
-        looks_odd: list[str] = []  # the service's warnings, as the API returns them
+            return None
         try:
-            image = predictor.prepare(data, uploaded.name, notes=looks_odd)
+            image = predictor.prepare(
+                uploaded.getvalue(), uploaded.name, notes=looks_odd
+            )
         except service.ImageError as exc:
             st.error(f"Cannot use this file: {exc}")
-            return
-        caption = uploaded.name
-    else:
-        data_name, is_real, names, images = _samples(predictor.size)
-        if not is_real:
-            st.caption(
-                f"Samples come from {data_name} (synthetic, not X-rays): "
-                "the real PneumoniaMNIST file was not found."
-            )
-        choice = st.selectbox("Sample from the test split", names, key="sample")
-        image = images[names.index(choice)]
-        caption = choice
+            return None
+        return image, uploaded.name, looks_odd
+    data_name, is_real, names, images = _samples(predictor.size)
+    if not is_real:
+        st.caption(
+            f"Samples come from {data_name} (synthetic, not X-rays): "
+            "the real PneumoniaMNIST file was not found."
+        )
+    choice = st.selectbox("Sample from the test split", names, key="sample")
+    return images[names.index(choice)], choice, looks_odd
 
-    result = predictor.predict(image, threshold if moved else None)
-    st.session_state["last_result"] = result
+
+def _show_answer(
+    predictor, image, caption, result, looks_odd, notice, threshold, moved
+) -> None:
+    """The image as the model sees it, the answer, and the Grad-CAM map."""
+    import matplotlib.pyplot as plt
+    import streamlit as st
 
     for text in looks_odd:
         st.warning(f"Unlike the training images: {text}", icon="🔎")

@@ -179,7 +179,9 @@ function convDraw(ui, image, v) {
     ? divergingCanvas(v.feature_map, oh, ow, limit, ui.fmCache)
     : greyCanvas(v.feature_map, oh, ow, 0, v.range[1], ui.fmCache);
   blit(fmCtx, ui.fmCache, 0, 0, ow * fscale, oh * fscale);
-  strokeBox(fmCtx, v.col * fscale, v.row * fscale, Math.max(fscale, 2), Math.max(fscale, 2), WINDOW_COLOUR, 2);
+  // On a red-and-blue map an orange-red marker reads as data: mark it in black.
+  const marker = signed ? "#000" : WINDOW_COLOUR;
+  strokeBox(fmCtx, v.col * fscale, v.row * fscale, Math.max(fscale, 2), Math.max(fscale, 2), marker, 2, signed ? [3, 2] : undefined);
   ui.inputTitle.textContent = `input ${image.h}x${image.w}` + (pt + pb + pl + pr ? `, padding ${pt}/${pb} rows, ${pl}/${pr} columns (shaded)` : ", no padding");
   ui.output.setAttribute("aria-label", `feature map ${oh}x${ow}, values ${fmt(v.range[0], 2)} to ${fmt(v.range[1], 2)}; marked pixel (${v.row}, ${v.col}) = ${fmt(v.value)}`);
   ui.outputTitle.textContent = signed
