@@ -1,10 +1,11 @@
 """The small test book, built and opened offline in headless Chromium.
 
 ``tests/book_small/`` holds a short executed book: a page with math and one
-notebook with one of each explorer on tiny synthetic data. Its ``_config.yml``
-is the real book's ``_config.yml`` with only what a second book must change
-(title, exclude patterns, no bibliography, absolute paths to ``_vendor/`` and
-``book/_ext``), written at test time so the two never drift. The test builds it
+notebook that shows every explorer of ``cnnguide.explorers.REGISTRY`` (its
+demo, on tiny synthetic data). Its ``_config.yml`` is the real book's
+``_config.yml`` with only what a second book must change (title, exclude
+patterns, no bibliography, absolute paths to ``_vendor/`` and ``book/_ext``),
+written at test time so the two never drift. The test builds it
 with ``jupyter-book build -W -n --keep-going`` into a temporary folder and runs
 ``tests/check_book.py`` on it, the check ``make check-book`` runs on the whole
 book: zero page errors, zero blocked requests, math typeset, every explorer
@@ -23,17 +24,12 @@ import yaml
 
 from browser import require_chromium
 from check_book import MAX_PAGE_BYTES, check_book, pages_of
+from cnnguide.explorers import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "tests" / "book_small"
-EXPLORERS = {
-    "convolution",
-    "stride_padding",
-    "pooling",
-    "featuremaps",
-    "activations",
-    "thresholds",
-}
+# Every registered explorer: the small book shows each one's demo.
+EXPLORERS = set(REGISTRY)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("chromium")]
 
@@ -110,6 +106,7 @@ def test_small_book_passes_the_browser_check(small_book, capsys):
     by_page = {r.page: r for r in results}
     explorers = by_page["explorers.html"].explorers
     assert {e.name for e in explorers} == EXPLORERS
+    assert sorted(e.name for e in explorers) == sorted(REGISTRY), "each one once"
     for e in explorers:
         assert Path(e.screenshot).stat().st_size > 1000, e.name
         assert e.aria_label, e.name

@@ -1,4 +1,4 @@
-"""Tests for cnnguide.featuremaps: extraction and figures (the explorer: test_explorers_ch5_10)."""
+"""Tests for cnnguide.featuremaps: extraction and figures (the explorer: test_explorers_featuremaps)."""
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -42,9 +42,7 @@ __all__ = [
     "KERNEL_CHOICES",
     "SIZED_KERNELS",
     "ConvolutionExplorer",
-    "convolution_explorer",
     "convolution_small_multiples",
-    "convolution_view",
     "explorer_kernel",
     "kernel_bank",
     "separable_factors",
@@ -168,65 +166,6 @@ def kernel_bank() -> dict:
         else:
             bank[name] = {"sized": False, "sizes": {"*": entry(explorer_kernel(name))}}
     return bank
-
-
-def convolution_view(
-    image, kernel, stride: int = 1, padding: str = "valid", row: int = 0, col: int = 0
-) -> dict:
-    """What the convolution explorer shows for one setting, computed with NumPy (pure).
-
-    Parameters
-    ----------
-    image : (H, W) array
-    kernel : (kh, kw) array
-    stride : int
-    padding : {"valid", "same"} or int
-    row, col : int
-        The output pixel whose window is shown (clipped to the feature map).
-
-    Returns
-    -------
-    dict
-        ``feature_map`` (H', W') from :func:`cnnguide.ops.conv2d` (in the input's
-        precision, float64 for float64 input), ``shape``, ``pads`` ((top, bottom),
-        (left, right)), ``row``, ``col`` (clipped), ``window`` (top, left, kh, kw) in
-        input coordinates (negative or beyond the edge where it covers padding),
-        ``patch`` and ``products`` (kh, kw), ``value`` (their sum).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> state = convolution_view(np.ones((8, 8)), np.ones((3, 3)), stride=2, padding="same", row=1, col=1)
-    >>> state["shape"], state["pads"], state["window"], float(state["value"])
-    ((4, 4), ((0, 1), (0, 1)), (2, 2, 3, 3), 9.0)
-    """
-    image = np.asarray(image)
-    kernel = np.asarray(kernel)
-    if image.ndim != 2 or kernel.ndim != 2:
-        raise ValueError(
-            f"convolution_view takes an (H, W) image and a (kh, kw) kernel, got "
-            f"{image.shape} and {kernel.shape}"
-        )
-    kh, kw = kernel.shape
-    pads = pad_amounts(padding, image.shape, kernel.shape, stride)
-    feature_map = conv2d(image, kernel, stride=stride, padding=padding)
-    out_h, out_w = feature_map.shape
-    row = int(np.clip(row, 0, out_h - 1))
-    col = int(np.clip(col, 0, out_w - 1))
-    padded = np.pad(image, pads)
-    patch = padded[row * stride : row * stride + kh, col * stride : col * stride + kw]
-    products = patch * kernel
-    return {
-        "feature_map": feature_map,
-        "shape": (out_h, out_w),
-        "pads": pads,
-        "row": row,
-        "col": col,
-        "window": (row * stride - pads[0][0], col * stride - pads[1][0], kh, kw),
-        "patch": patch,
-        "products": products,
-        "value": products.sum(),
-    }
 
 
 def _check_odd_size(proposal):
@@ -411,18 +350,52 @@ class ConvolutionExplorer(ImageExplorer):
         ----------
         dtype : numpy dtype
             Precision of the reference (the page computes in float64).
+
+        Returns
+        -------
+        dict
+            ``feature_map`` (H', W') from :func:`cnnguide.ops.conv2d` of the
+            chosen image and kernel, ``shape``, ``pads`` ((top, bottom), (left,
+            right)), ``row``, ``col`` (clipped to the feature map), ``window``
+            (top, left, kh, kw) in input coordinates (negative or beyond the
+            edge where it covers padding), ``patch`` and ``products`` (kh, kw),
+            ``value`` (their sum), ``kernel`` and ``image`` (the names).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ex = ConvolutionExplorer(np.ones((8, 8)), "box_blur", stride=2, padding="same", row=1, col=1)
+        >>> state = ex.reference()
+        >>> state["shape"], state["pads"], state["window"], round(float(state["value"]), 6)
+        ((4, 4), ((0, 1), (0, 1)), (2, 2, 3, 3), 1.0)
         """
-        state = convolution_view(
-            self.images_as(dtype)[self.image],
-            self.kernel_array.astype(dtype),
-            self.stride,
-            self.padding,
-            self.row,
-            self.col,
-        )
-        state["kernel"] = self.kernel
-        state["image"] = self.image
-        return state
+        image = self.images_as(dtype)[self.image]
+        kernel = self.kernel_array.astype(dtype)
+        stride, padding = self.stride, self.padding
+        kh, kw = kernel.shape
+        pads = pad_amounts(padding, image.shape, kernel.shape, stride)
+        feature_map = conv2d(image, kernel, stride=stride, padding=padding)
+        out_h, out_w = feature_map.shape
+        row = int(np.clip(self.row, 0, out_h - 1))
+        col = int(np.clip(self.col, 0, out_w - 1))
+        padded = np.pad(image, pads)
+        patch = padded[
+            row * stride : row * stride + kh, col * stride : col * stride + kw
+        ]
+        products = patch * kernel
+        return {
+            "feature_map": feature_map,
+            "shape": (out_h, out_w),
+            "pads": pads,
+            "row": row,
+            "col": col,
+            "window": (row * stride - pads[0][0], col * stride - pads[1][0], kh, kw),
+            "patch": patch,
+            "products": products,
+            "value": products.sum(),
+            "kernel": self.kernel,
+            "image": self.image,
+        }
 
     def show_strongest(self) -> tuple[int, int]:
         """Move the window to the output pixel where the kernel responds most.
@@ -448,18 +421,6 @@ class ConvolutionExplorer(ImageExplorer):
         row, col = np.unravel_index(int(np.argmax(response)), response.shape)
         self.row, self.col = int(row), int(col)
         return self.row, self.col
-
-
-def convolution_explorer(images=None, kernel: str = "sobel_x", **kwargs):
-    """A :class:`ConvolutionExplorer` (same arguments); display it to see it.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> convolution_explorer(np.zeros((8, 8)), "laplacian_4").kernel
-    'laplacian_4'
-    """
-    return ConvolutionExplorer(images, kernel, **kwargs)
 
 
 # --------------------------------------------------------------------------- static twin

@@ -34,57 +34,10 @@ from cnnguide.ops import pad_amounts, pool2d
 
 __all__ = [
     "PoolingExplorer",
-    "pooling_explorer",
     "pooling_small_multiples",
-    "pooling_view",
 ]
 
 WINDOW_COLOUR = "#e4572e"
-
-
-def pooling_view(
-    image,
-    mode: str = "max",
-    size: int = 2,
-    stride: int | None = None,
-    padding: str = "valid",
-    row: int = 0,
-    col: int = 0,
-) -> dict:
-    """What the pooling explorer shows for one setting, computed with NumPy (pure).
-
-    Returns
-    -------
-    dict
-        ``pooled`` (H', W') from :func:`cnnguide.ops.pool2d`, ``shape``, ``pads``,
-        ``global_average`` (float), ``window`` (top, left, h, w) of output pixel
-        (row, col) in input coordinates, ``row``, ``col`` (clipped), ``value``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> state = pooling_view(np.arange(16.0).reshape(4, 4), "max", 2)
-    >>> state["pooled"].tolist(), state["global_average"]
-    ([[5.0, 7.0], [13.0, 15.0]], 7.5)
-    """
-    image = np.asarray(image)
-    stride = size if stride is None else stride
-    pooled = pool2d(image, size, stride, padding, mode)
-    pads = pad_amounts(padding, image.shape, (size, size), stride)
-    out_h, out_w = pooled.shape
-    row = int(np.clip(row, 0, out_h - 1))
-    col = int(np.clip(col, 0, out_w - 1))
-    return {
-        "pooled": pooled,
-        "shape": (out_h, out_w),
-        "pads": pads,
-        "global_average": float(image.mean()),
-        "window": (row * stride - pads[0][0], col * stride - pads[1][0], size, size),
-        "row": row,
-        "col": col,
-        "value": float(pooled[row, col]),
-        "mode": mode,
-    }
 
 
 class PoolingExplorer(ImageExplorer):
@@ -174,30 +127,53 @@ class PoolingExplorer(ImageExplorer):
         )
 
     def reference(self, dtype=np.float64) -> dict:
-        """What the page should show now, from :func:`cnnguide.ops.pool2d` (see :func:`pooling_view`)."""
-        state = pooling_view(
-            self.images_as(dtype)[self.image],
-            self.mode,
-            self.size,
-            self.stride,
-            self.padding,
-            self.row,
-            self.col,
-        )
-        state["image"] = self.image
-        return state
+        """What the page should show now, computed with :func:`cnnguide.ops.pool2d`.
 
+        Parameters
+        ----------
+        dtype : numpy dtype
+            Precision of the reference (the page computes in float64).
 
-def pooling_explorer(images=None, **kwargs) -> PoolingExplorer:
-    """A :class:`PoolingExplorer` (same arguments); display it to see it.
+        Returns
+        -------
+        dict
+            ``pooled`` (H', W') from :func:`cnnguide.ops.pool2d` of the chosen
+            image, ``shape``, ``pads``, ``global_average`` (float), ``window``
+            (top, left, h, w) of output pixel (row, col) in input coordinates,
+            ``row``, ``col`` (clipped), ``value``, ``mode``, ``image``.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> pooling_explorer(np.zeros((16, 16)), mode="average").mode
-    'average'
-    """
-    return PoolingExplorer(images, **kwargs)
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ex = PoolingExplorer(np.arange(16, dtype=np.uint8).reshape(4, 4) * 17)
+        >>> state = ex.reference()      # the pixels are k / 15
+        >>> (state["pooled"] * 15).round().tolist(), state["global_average"]
+        ([[5.0, 7.0], [13.0, 15.0]], 0.5)
+        """
+        image = self.images_as(dtype)[self.image]
+        size, stride, padding = self.size, self.stride, self.padding
+        pooled = pool2d(image, size, stride, padding, self.mode)
+        pads = pad_amounts(padding, image.shape, (size, size), stride)
+        out_h, out_w = pooled.shape
+        row = int(np.clip(self.row, 0, out_h - 1))
+        col = int(np.clip(self.col, 0, out_w - 1))
+        return {
+            "pooled": pooled,
+            "shape": (out_h, out_w),
+            "pads": pads,
+            "global_average": float(image.mean()),
+            "window": (
+                row * stride - pads[0][0],
+                col * stride - pads[1][0],
+                size,
+                size,
+            ),
+            "row": row,
+            "col": col,
+            "value": float(pooled[row, col]),
+            "mode": self.mode,
+            "image": self.image,
+        }
 
 
 def pooling_small_multiples(

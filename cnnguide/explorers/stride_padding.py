@@ -35,9 +35,7 @@ __all__ = [
     "PADDINGS",
     "StridePaddingExplorer",
     "formula_text",
-    "stride_padding_explorer",
     "stride_padding_small_multiples",
-    "stride_padding_view",
     "window_walk_picture",
 ]
 
@@ -135,50 +133,6 @@ def formula_text(n: int, k: int, stride: int, padding) -> str:
     return f"floor(({n} + 2*{p} - {k})/{stride}) + 1 = {output_size(n, k, stride, p)}"
 
 
-def stride_padding_view(
-    image, n: int = 7, k: int = 3, stride: int = 1, padding="valid", step: int = 0
-) -> dict:
-    """What the stride and padding explorer shows for one setting, computed with NumPy (pure).
-
-    Returns
-    -------
-    dict
-        ``formula`` (:func:`cnnguide.ops.output_size` of n), ``produced`` (side of
-        ``conv2d`` on an n×n input), ``pads``, ``walk`` (:func:`window_walk_picture`),
-        ``feature_map`` (the image's k×k mean with the same stride and padding, from
-        :func:`cnnguide.ops.conv2d`), ``image_formula`` ((rows, cols) from the formula).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> state = stride_padding_view(np.zeros((16, 16)), n=7, k=3, stride=2, padding="same")
-    >>> state["formula"], state["produced"], state["feature_map"].shape
-    (4, 4, (8, 8))
-    """
-    image = np.asarray(image)
-    formula = output_size(n, k, stride, padding)
-    produced = conv2d(np.zeros((n, n)), np.ones((k, k)), stride, padding).shape[0]
-    walk = window_walk_picture(n, k, stride, padding, step)
-    weight = np.float32(1 / k**2).astype(image.dtype)  # the page's float32 weight
-    feature_map = conv2d(image, np.full((k, k), weight, image.dtype), stride, padding)
-    return {
-        "n": n,
-        "k": k,
-        "stride": stride,
-        "padding": padding,
-        "pads": walk["pads"],
-        "formula": formula,
-        "formula_text": formula_text(n, k, stride, padding),
-        "produced": produced,
-        "walk": walk,
-        "feature_map": feature_map,
-        "image_formula": (
-            output_size(image.shape[0], k, stride, padding),
-            output_size(image.shape[1], k, stride, padding),
-        ),
-    }
-
-
 class StridePaddingExplorer(ImageExplorer):
     """Stride and padding explorer: how the window walks, where padding sits, output sizes.
 
@@ -263,29 +217,58 @@ class StridePaddingExplorer(ImageExplorer):
         )
 
     def reference(self, dtype=np.float64) -> dict:
-        """What the page should show now, from :mod:`cnnguide.ops` (see :func:`stride_padding_view`)."""
-        state = stride_padding_view(
-            self.images_as(dtype)[self.image],
-            self.n,
-            self.k,
-            self.stride,
-            self.padding,
-            self.step,
+        """What the page should show now, computed with :mod:`cnnguide.ops`.
+
+        Parameters
+        ----------
+        dtype : numpy dtype
+            Precision of the reference (the page computes in float64).
+
+        Returns
+        -------
+        dict
+            ``n``, ``k``, ``stride``, ``padding``, ``pads``, ``formula``
+            (:func:`cnnguide.ops.output_size` of n), ``formula_text``
+            (:func:`formula_text`), ``produced`` (side of ``conv2d`` on an n×n
+            input), ``walk`` (:func:`window_walk_picture` at ``step``),
+            ``feature_map`` (the chosen image's k×k mean with the same stride and
+            padding, from :func:`cnnguide.ops.conv2d`), ``image_formula``
+            ((rows, cols) from the formula), ``image``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ex = StridePaddingExplorer(np.zeros((16, 16)), n=7, k=3, stride=2, padding="same")
+        >>> state = ex.reference()
+        >>> state["formula"], state["produced"], state["feature_map"].shape
+        (4, 4, (8, 8))
+        """
+        image = self.images_as(dtype)[self.image]
+        n, k, stride, padding = self.n, self.k, self.stride, self.padding
+        formula = output_size(n, k, stride, padding)
+        produced = conv2d(np.zeros((n, n)), np.ones((k, k)), stride, padding).shape[0]
+        walk = window_walk_picture(n, k, stride, padding, self.step)
+        weight = np.float32(1 / k**2).astype(image.dtype)  # the page's float32 weight
+        feature_map = conv2d(
+            image, np.full((k, k), weight, image.dtype), stride, padding
         )
-        state["image"] = self.image
-        return state
-
-
-def stride_padding_explorer(images=None, **kwargs) -> StridePaddingExplorer:
-    """A :class:`StridePaddingExplorer` (same arguments); display it to see it.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> stride_padding_explorer(np.zeros((16, 16)), k=5).k
-    5
-    """
-    return StridePaddingExplorer(images, **kwargs)
+        return {
+            "n": n,
+            "k": k,
+            "stride": stride,
+            "padding": padding,
+            "pads": walk["pads"],
+            "formula": formula,
+            "formula_text": formula_text(n, k, stride, padding),
+            "produced": produced,
+            "walk": walk,
+            "feature_map": feature_map,
+            "image_formula": (
+                output_size(image.shape[0], k, stride, padding),
+                output_size(image.shape[1], k, stride, padding),
+            ),
+            "image": self.image,
+        }
 
 
 def stride_padding_small_multiples(
