@@ -27,6 +27,7 @@ __all__ = [
     "paired_difference",
     "group_difference",
     "verdict",
+    "cue_aucs",
     "METRICS",
 ]
 
@@ -535,3 +536,58 @@ def verdict(
     if high < 0:
         return below
     return same
+
+
+def cue_aucs(
+    images,
+    labels,
+    *,
+    n_boot: int = 0,
+    seed: int = 0,
+    border: int = 2,
+    centre: int = 8,
+) -> dict:
+    """How well each candidate shortcut alone separates the classes: its ROC-AUC.
+
+    The cues are :func:`cnnguide.images.region_statistics` (mean brightness,
+    contrast, a centre patch, the border). A cue far from 0.5 (either way) could
+    let a network score without looking at the lungs; whether it is a shortcut
+    depends on whether it is tied to the disease or only to how the films were
+    taken (chapter 8).
+
+    Parameters
+    ----------
+    images : array, shape (N, H, W)
+    labels : array of {0, 1}, shape (N,)
+    n_boot : int
+        Bootstrap resamples for a 95 % interval (:func:`bootstrap_ci`); 0 for
+        none (the interval is then ``(nan, nan)``).
+    seed : int
+        Seed of the bootstrap.
+    border, centre : int
+        As in :func:`cnnguide.images.region_statistics`.
+
+    Returns
+    -------
+    dict of str to (float, float, float)
+        Cue name -> ``(roc_auc, low, high)``.
+
+    Examples
+    --------
+    >>> x = np.zeros((4, 12, 12)); x[2:] += 1.0
+    >>> cue_aucs(x, [0, 0, 1, 1])["mean brightness"]
+    (1.0, nan, nan)
+    """
+    from cnnguide.images import region_statistics
+
+    labels = np.asarray(labels)
+    out = {}
+    cues = region_statistics(images, border=border, centre=centre)
+    for cue, values in cues.items():
+        low = high = math.nan
+        if n_boot:
+            low, high = bootstrap_ci(
+                labels, values, "roc_auc", n_boot=n_boot, seed=seed
+            )
+        out[cue] = (float(skm.roc_auc_score(labels, values)), low, high)
+    return out

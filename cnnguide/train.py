@@ -783,6 +783,8 @@ def train(
     if config.clean_validation:
         scores["val_with_duplicates"] = predict_proba(model, full_val[0])
         card["data"]["validation_duplicates_dropped"] = int(len(dropped))
+        # which ones, so that a reader can score the same cleaned split
+        card["data"]["validation_dropped"] = [int(i) for i in dropped]
         card["validation_with_duplicates"] = _metrics.binary_metrics(
             full_val[1], scores["val_with_duplicates"], threshold
         )

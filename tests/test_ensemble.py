@@ -161,6 +161,7 @@ def test_ensemble_card_reports_members_views_and_both_validations(trained, data)
     assert card["epochs_run"] == 4
     assert card["tta_views"][0] == [0.0, 0.0, 0.0] and len(card["tta_views"]) == 7
     assert card["data"]["validation_duplicates_dropped"] == 5
+    assert card["data"]["validation_dropped"] == [0, 1, 2, 3, 4]  # the copies
     assert card["data"]["split_sizes"]["val"] == len(data.val) - 5
     assert set(card["validation_with_duplicates"]) >= {"roc_auc", "recall"}
     assert len(trained.scores["val"]) == len(data.val) - 5

@@ -16,6 +16,8 @@ from cnnguide.metrics import (
     bootstrap_ci,
     choose_threshold,
     confusion,
+    curves,
+    operating_point,
 )
 
 # Ten cases worked out by hand at threshold 0.5:
@@ -219,3 +221,75 @@ def test_group_difference_is_welch_and_says_when_it_is_unsure():
     assert same["mean"] == 0 and same["low"] < 0 < same["high"]
     with pytest.raises(ValueError, match="at least 2"):
         group_difference([1.0, 2.0, 3.0], [0, 0, 1])
+
+
+def test_cue_aucs_scores_each_region_cue_with_its_interval():
+    from cnnguide.metrics import bootstrap_ci, cue_aucs
+
+    rng = np.random.default_rng(0)
+    x = rng.random((80, 16, 16))
+    y = np.r_[np.zeros(40), np.ones(40)].astype(int)
+    x[y == 1, 6:10, 6:10] += 0.5  # a brighter centre patch in class 1 only
+    plain = cue_aucs(x, y)
+    assert set(plain) == {"mean brightness", "contrast (sd)", "centre patch", "border"}
+    assert plain["centre patch"][0] > 0.95  # the cue that carries the signal
+    assert np.isnan(plain["border"][1]) and np.isnan(plain["border"][2])
+    assert 0.2 < plain["border"][0] < 0.8  # the border carries no signal
+    boot = cue_aucs(x, y, n_boot=50, seed=3)
+    assert boot["border"][0] == plain["border"][0]
+    from cnnguide.images import region_statistics
+
+    border = region_statistics(x)["border"]  # the same interval, by hand
+    assert boot["border"][1:] == bootstrap_ci(y, border, "roc_auc", n_boot=50, seed=3)
+
+
+# The operating point the threshold explorer shows (moved from its tests).
+Y8 = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+S8 = np.array([0.1, 0.4, 0.7, 0.3, 0.6, 0.8, 0.9, 0.95])
+
+
+def test_operating_point_counts_by_hand():
+    s = operating_point(Y8, S8, 0.5)
+    # called positive: 0.7 (normal), 0.6, 0.8, 0.9, 0.95 -> TP 4, FP 1; missed 0.3 -> FN 1
+    assert (s["tp"], s["fp"], s["fn"], s["tn"]) == (4, 1, 1, 2)
+    assert s["recall"] == pytest.approx(4 / 5)
+    assert s["precision"] == pytest.approx(4 / 5)
+    assert s["specificity"] == pytest.approx(2 / 3)
+    assert s["fpr"] == pytest.approx(1 / 3) and s["tpr"] == s["recall"]
+    assert s["f1"] == pytest.approx(0.8)
+    assert s["n_called_positive"] == 5 and s["precision_defined"]
+    # the >= convention: a score equal to the threshold is called pneumonia
+    assert operating_point(Y8, S8, 0.6)["tp"] == 4
+
+
+def test_operating_point_edges():
+    low = operating_point(Y8, S8, 0.0)
+    assert low["recall"] == 1.0 and low["specificity"] == 0.0
+    high = operating_point(Y8, S8, 0.99)
+    assert high["tp"] == 0 and high["fp"] == 0 and not high["precision_defined"]
+    assert high["precision"] == 0.0
+    with pytest.raises(ValueError, match="finite"):
+        operating_point(Y8, S8, float("nan"))
+
+
+def test_recall_and_fpr_never_rise_with_the_threshold():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    s = np.clip(y * 0.3 + rng.random(300) * 0.7, 0, 1)
+    points = [operating_point(y, s, t) for t in np.linspace(0, 1, 21)]
+    for a, b in zip(points, points[1:]):
+        assert a["recall"] >= b["recall"] and a["fpr"] >= b["fpr"]
+
+
+def test_operating_point_lies_on_the_curves():
+    c = curves(Y8, S8)
+    assert c["roc_auc"] == pytest.approx(12 / 15)  # 12 of 15 pairs ranked right
+    for t in S8:
+        s = operating_point(Y8, S8, t)
+        assert (np.isclose(c["fpr"], s["fpr"]) & np.isclose(c["tpr"], s["tpr"])).any()
+        on_pr = np.isclose(c["recall"], s["recall"]) & np.isclose(
+            c["precision"], s["precision"]
+        )
+        assert on_pr.any(), t
+    with pytest.raises(ValueError, match="both classes"):
+        curves([1, 1], [0.2, 0.3])

@@ -357,7 +357,8 @@ def copies_between_splits(splits: dict, *, threshold: float = NEAR_THRESHOLD) ->
         One row per pair of splits ``(first, second)``: ``"pair"``, ``"exact"``
         (images of the second split byte-identical to one of the first), ``"near"``
         (images of the second split with a near copy in the first; the exact ones
-        among them) and ``"images"`` (size of the second split).
+        among them), ``"images"`` (size of the second split) and ``"near_pairs"``
+        (the ``(i, j)`` index pairs of :func:`find_duplicates` with ``near=True``).
 
     Examples
     --------
@@ -373,13 +374,15 @@ def copies_between_splits(splits: dict, *, threshold: float = NEAR_THRESHOLD) ->
         for second in names[k + 1 :]:
             a, b = splits[first], splits[second]
             exact = {j for _, j in find_duplicates(a, b)}
-            near = {j for _, j in find_duplicates(a, b, near=True, threshold=threshold)}
+            pairs = find_duplicates(a, b, near=True, threshold=threshold)
+            near = {j for _, j in pairs}
             rows.append(
                 {
                     "pair": f"{first} - {second}",
                     "exact": len(exact),
                     "near": len(near | exact),
                     "images": len(_as_stack(b, second)),
+                    "near_pairs": pairs,
                 }
             )
     return rows
