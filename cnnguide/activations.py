@@ -48,6 +48,9 @@ __all__ = [
     "Activation",
     "ACTIVATIONS",
     "get_activation",
+    "ELEMENTWISE",
+    "USES_ALPHA",
+    "curve",
     "properties_table",
     "numerical_grad",
     "gradient_norms_per_layer",
@@ -437,6 +440,78 @@ ACTIVATIONS: dict[str, Activation] = {
 
 Softmax acts on a vector, not elementwise: its ``fn`` is ``None``; use :func:`softmax`.
 """
+
+
+#: The elementwise activations (softmax acts on a vector), in the order chapter 6
+#: and its explorer list them.
+ELEMENTWISE = (
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "prelu",
+    "elu",
+    "swish",
+    "linear",
+)
+#: Those with a parameter ``alpha`` (a negative-side slope, or ELU's scale).
+USES_ALPHA = ("leaky_relu", "prelu", "elu")
+
+_CURVES = {
+    "sigmoid": (sigmoid, sigmoid_grad),
+    "tanh": (tanh, tanh_grad),
+    "relu": (relu, relu_grad),
+    "leaky_relu": (leaky_relu, leaky_relu_grad),
+    "prelu": (prelu, prelu_grad),
+    "elu": (elu, elu_grad),
+    "swish": (swish, swish_grad),
+    "linear": (linear, linear_grad),
+}
+
+
+def curve(
+    function: str,
+    alpha: float = 0.1,
+    beta: float = 1.0,
+    x_max: float = 5.0,
+    n_points: int = 401,
+) -> dict:
+    """An activation and its derivative on a grid: ``x``, ``f(x)``, ``f'(x)``.
+
+    What the chapter 6 explorer draws (its page computes the same in JavaScript).
+
+    Parameters
+    ----------
+    function : str
+        One of :data:`ELEMENTWISE`.
+    alpha : float
+        Negative-side slope of leaky ReLU and PReLU, or ELU's ``alpha``.
+    beta : float
+        Swish's ``beta`` (1 is SiLU).
+    x_max : float
+        The inputs are ``n_points`` evenly spaced values on ``[-x_max, x_max]``.
+
+    Returns
+    -------
+    dict with arrays ``x``, ``y`` and ``dy`` (float64).
+
+    Examples
+    --------
+    >>> v = curve("relu", n_points=5, x_max=2.0)
+    >>> v["x"].tolist(), v["y"].tolist(), v["dy"].tolist()
+    ([-2.0, -1.0, 0.0, 1.0, 2.0], [0.0, 0.0, 0.0, 1.0, 2.0], [0.0, 0.0, 0.0, 1.0, 1.0])
+    """
+    if function not in ELEMENTWISE:
+        raise ValueError(
+            f"unknown function {function!r}; choose one of {', '.join(ELEMENTWISE)}"
+        )
+    x = np.linspace(-x_max, x_max, n_points)
+    f, grad = _CURVES[function]
+    if function in USES_ALPHA:
+        return {"x": x, "y": f(x, alpha), "dy": grad(x, alpha)}
+    if function == "swish":
+        return {"x": x, "y": f(x, beta), "dy": grad(x, beta)}
+    return {"x": x, "y": f(x), "dy": grad(x)}
 
 
 def get_activation(name: str) -> Activation:

@@ -15,17 +15,17 @@ import pytest  # noqa: E402
 import traitlets  # noqa: E402
 
 from cnnguide import activations as A  # noqa: E402
+from cnnguide.activations import curve
 from cnnguide.explorers.activations import (  # noqa: E402
     FUNCTIONS,
     ActivationExplorer,
     activation_small_multiples,
-    activation_values,
 )
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_activation_values_are_the_numpy_reference(name):
-    v = activation_values(name, alpha=0.3, beta=2.0, x_max=4.0, n_points=81)
+    v = curve(name, alpha=0.3, beta=2.0, x_max=4.0, n_points=81)
     np.testing.assert_array_equal(v["x"], np.linspace(-4, 4, 81))
     if name in ("leaky_relu", "prelu", "elu"):
         want = getattr(A, name)(v["x"], 0.3), getattr(A, f"{name}_grad")(v["x"], 0.3)
@@ -56,7 +56,7 @@ def test_activation_explorer_traits_drive_controls_and_reference():
     with pytest.raises(traitlets.TraitError, match="choose one of"):
         ex.function = "gelu"
     with pytest.raises(ValueError, match="choose one of"):
-        activation_values("softmax")
+        curve("softmax")
 
 
 def test_activation_small_multiples():

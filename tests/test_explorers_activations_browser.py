@@ -15,10 +15,10 @@ import json
 import numpy as np
 import pytest
 
+from cnnguide.activations import curve
 from cnnguide.explorers.activations import (
     FUNCTIONS,
     ActivationExplorer,
-    activation_values,
 )
 from explorer_helpers import draws, explorers_page, press, shown_values
 
@@ -59,7 +59,7 @@ def test_activation_curves_match_numpy(page):
     assert len(shown) == len(ACT_SETTINGS)
     for (name, alpha, beta, x_max), v in zip(ACT_SETTINGS, shown):
         assert v["function"] == name and v["n"] == 401
-        ref = activation_values(name, alpha, beta, x_max, 401)
+        ref = curve(name, alpha, beta, x_max, 401)
         np.testing.assert_allclose(v["x"], ref["x"], atol=TOL, rtol=0)
         np.testing.assert_allclose(v["y"], ref["y"], atol=TOL, rtol=0, err_msg=name)
         np.testing.assert_allclose(v["dy"], ref["dy"], atol=TOL, rtol=0, err_msg=name)
@@ -86,13 +86,13 @@ def test_every_slider_redraws_with_reference_values(page):
     leaky = boxes.nth(ACT_SETTINGS.index(("leaky_relu", 0.1, 1.0, 5.0)))
     v = press(page, leaky, 0)  # alpha 0.10 -> 0.11
     assert v["alpha"] == pytest.approx(0.11)
-    ref = activation_values("leaky_relu", v["alpha"], v["beta"], v["x_max"])
+    ref = curve("leaky_relu", v["alpha"], v["beta"], v["x_max"])
     np.testing.assert_allclose(v["y"], ref["y"], atol=TOL, rtol=0)
     v = press(page, leaky, 2)  # x range 5.0 -> 5.5
     assert v["x"][0] == pytest.approx(-5.5) and v["x"][-1] == pytest.approx(5.5)
     swish = boxes.nth(ACT_SETTINGS.index(("swish", 0.1, 1.0, 5.0)))
     v = press(page, swish, 1)  # beta 1.0 -> 1.1
     assert v["beta"] == pytest.approx(1.1)
-    ref = activation_values("swish", v["alpha"], v["beta"], v["x_max"])
+    ref = curve("swish", v["alpha"], v["beta"], v["x_max"])
     np.testing.assert_allclose(v["dy"], ref["dy"], atol=TOL, rtol=0)
     assert page.errors == []

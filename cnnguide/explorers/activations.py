@@ -5,7 +5,7 @@ traits; its ES module (``static/activations.js``) samples the function and its
 derivative on ``[-x_max, x_max]`` and draws both, in JupyterLab and in the
 static book alike. The page exposes the sampled ``x``, ``f(x)`` and ``f'(x)``
 (``data-values``), which the browser test compares with the NumPy reference
-:mod:`cnnguide.activations`. :func:`activation_small_multiples` is the static
+:func:`cnnguide.activations.curve`. :func:`activation_small_multiples` is the static
 twin for print and for readers without JavaScript.
 
 Examples
@@ -30,69 +30,14 @@ from cnnguide.explorers._core import Explorer, load_esm
 __all__ = [
     "FUNCTIONS",
     "ActivationExplorer",
-    "activation_values",
     "plot_activation",
     "activation_small_multiples",
 ]
 
-#: The functions the explorer offers, in menu order. Softmax acts on a vector,
-#: not elementwise, so it has no curve here (chapter 6 shows it separately).
-FUNCTIONS = (
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "prelu",
-    "elu",
-    "swish",
-    "linear",
-)
-_USES_ALPHA = ("leaky_relu", "prelu", "elu")
-_USES_BETA = ("swish",)
-
-
-def activation_values(
-    function: str,
-    alpha: float = 0.1,
-    beta: float = 1.0,
-    x_max: float = 5.0,
-    n_points: int = 401,
-) -> dict:
-    """The NumPy reference of what the explorer draws: ``x``, ``f(x)``, ``f'(x)``.
-
-    Parameters
-    ----------
-    function : str
-        One of :data:`FUNCTIONS`.
-    alpha : float
-        Negative-side slope of leaky ReLU and PReLU, or ELU's ``alpha``.
-    beta : float
-        Swish's ``beta`` (1 is SiLU).
-    x_max : float
-        The inputs are ``n_points`` evenly spaced values on ``[-x_max, x_max]``.
-
-    Returns
-    -------
-    dict with arrays ``x``, ``y`` and ``dy`` (float64).
-
-    Examples
-    --------
-    >>> v = activation_values("relu", n_points=5, x_max=2.0)
-    >>> v["x"].tolist(), v["y"].tolist(), v["dy"].tolist()
-    ([-2.0, -1.0, 0.0, 1.0, 2.0], [0.0, 0.0, 0.0, 1.0, 2.0], [0.0, 0.0, 0.0, 1.0, 1.0])
-    """
-    if function not in FUNCTIONS:
-        raise ValueError(
-            f"unknown function {function!r}; choose one of {', '.join(FUNCTIONS)}"
-        )
-    x = np.linspace(-x_max, x_max, n_points)
-    if function in _USES_ALPHA:
-        fn, grad = getattr(A, function), getattr(A, f"{function}_grad")
-        return {"x": x, "y": fn(x, alpha), "dy": grad(x, alpha)}
-    if function == "swish":
-        return {"x": x, "y": A.swish(x, beta), "dy": A.swish_grad(x, beta)}
-    fn, grad = getattr(A, function), getattr(A, f"{function}_grad")
-    return {"x": x, "y": fn(x), "dy": grad(x)}
+#: The functions the explorer offers, in menu order (the elementwise ones of
+#: :mod:`cnnguide.activations`; softmax acts on a vector, so chapter 6 shows it
+#: separately).
+FUNCTIONS = A.ELEMENTWISE
 
 
 class ActivationExplorer(Explorer):
@@ -211,9 +156,7 @@ class ActivationExplorer(Explorer):
 
     def reference(self) -> dict:
         """What the page should draw now, from :mod:`cnnguide.activations`."""
-        return activation_values(
-            self.function, self.alpha, self.beta, self.x_max, self.n_points
-        )
+        return A.curve(self.function, self.alpha, self.beta, self.x_max, self.n_points)
 
 
 # --------------------------------------------------------------------------- static
@@ -232,7 +175,7 @@ def plot_activation(ax, name: str, alpha: float | None = None, *, x_max: float =
     """
     act = A.get_activation(name) if name != "linear" else None
     x = np.linspace(-x_max, x_max, 401)
-    uses_alpha = name in _USES_ALPHA
+    uses_alpha = name in A.USES_ALPHA
     kwargs = {} if (alpha is None or not uses_alpha) else {"alpha": alpha}
     if name == "softmax":
         y = A.softmax(np.stack([x, np.zeros_like(x)], axis=-1))[:, 0]
