@@ -16,7 +16,7 @@ Every chapter of the book narrates; the logic lives here, one module per idea:
 ``cnnguide.ops``                  reference conv2d, pool2d, output size (chapters 3-4)
 ``cnnguide.explorers``            explorers that compute in the page, static twins (3-6, 10)
 ``cnnguide.layers``               demo model, parameter counts, heads (5, 7)
-``cnnguide.featuremaps``          feature-map extraction and figures (5)
+``cnnguide.layer_outputs``        each layer's output (feature maps) for an image (5)
 ``cnnguide.activations``          activation functions and gradient experiments (6)
 ``cnnguide.normalization``        batch, layer and instance normalization (7)
 ``cnnguide.dropout``              dropout by hand, original and inverted (7)
@@ -52,7 +52,7 @@ against the imports of the chapter's cells; every chapter also uses ``data``'s
 04 convolution arithmetic         ops, explorers.stride_padding, explorers.pooling,
                                   layers, models, kernels, images, data.phantoms,
                                   plotting
-05 layers                         layers, models, featuremaps, explorers.featuremaps,
+05 layers                         layers, models, layer_outputs, explorers.featuremaps,
                                   kernels, ops
 06 activations                    activations, explorers.activations, layers, metrics
 07 pooling normalization dropout  normalization, dropout, layers, models, metrics,

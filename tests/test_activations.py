@@ -190,7 +190,7 @@ def test_reference_module_imports_numpy_only():
     import sys
 
     code = (
-        "import sys, cnnguide.activations, cnnguide.featuremaps; "
+        "import sys, cnnguide.activations, cnnguide.layer_outputs; "
         "heavy = ('keras', 'tensorflow', 'ipywidgets', 'anywidget'); "
         "print([m for m in heavy if m in sys.modules])"
     )

@@ -52,7 +52,7 @@ PAGES = [
         "ensembles, metrics, calibration, class imbalance and Grad-CAM.",
         [
             "layers",
-            "featuremaps",
+            "layer_outputs",
             "models",
             "train",
             "ensemble",

@@ -1,6 +1,6 @@
 """Chapter 5: browse precomputed feature maps, layer by layer, channel by channel.
 
-Python computes the maps (:func:`cnnguide.featuremaps.feature_maps`);
+Python computes the maps (:func:`cnnguide.layer_outputs.feature_maps`);
 :class:`FeatureMapExplorer` quantises every channel of every spatial layer to
 uint8 on its own scale (its minimum and maximum travel with it) and embeds them
 in the widget. The ES module (``static/featuremaps.js``) draws the chosen
@@ -30,7 +30,7 @@ import numpy as np
 import traitlets
 
 from cnnguide.explorers._core import Explorer, load_esm
-from cnnguide.featuremaps import layer_map, spatial_layers
+from cnnguide.layer_outputs import layer_map, spatial_layers
 
 __all__ = [
     "FeatureMapExplorer",
@@ -93,7 +93,7 @@ class FeatureMapExplorer(Explorer):
     Parameters
     ----------
     maps : dict name -> array
-        A layer's output for one image (:func:`cnnguide.featuremaps.feature_maps`);
+        A layer's output for one image (:func:`cnnguide.layer_outputs.feature_maps`);
         the (H, W, C) ones are shown, the flat ones skipped.
     layer : str, optional
         The layer shown first (default: the first spatial one).

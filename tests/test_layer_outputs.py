@@ -1,4 +1,4 @@
-"""Tests for cnnguide.featuremaps: extraction and figures (the explorer: test_explorers_featuremaps)."""
+"""Tests for cnnguide.layer_outputs: extraction and figures (the explorer: test_explorers_featuremaps)."""
 
 import matplotlib.pyplot as plt
 import numpy as np
