@@ -390,3 +390,22 @@ def test_second_family_differs_in_body_size_and_patch_size():
 def test_bad_family_options_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_phantoms(4, 32, **kwargs)
+
+
+def test_show_lobes_colours_each_lobe_and_names_the_sides():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cnnguide.data.phantoms import LOBE_NAMES, make_phantom, show_lobes
+
+    one = make_phantom(64, seed=2)
+    fig = show_lobes(one.images[0], one.lobe_masks[0])
+    plain, lobes = fig.axes
+    assert len(plain.images) == 1 and len(lobes.images) == 2  # film + lobe overlay
+    assert [t.get_text() for t in lobes.get_legend().get_texts()] == [
+        LOBE_NAMES[k] for k in range(1, 6)
+    ]
+    assert "patient's right" in plain.get_xlabel()
+    plt.close(fig)

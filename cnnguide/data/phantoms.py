@@ -52,6 +52,7 @@ import numpy as np
 __all__ = [
     "LOBAR_THRESHOLD",
     "LOBE_NAMES",
+    "show_lobes",
     "LUNG_NAMES",
     "SUBTYPES",
     "PhantomBatch",
@@ -942,3 +943,64 @@ def show_with_mask(image, mask, ax=None, *, color="tab:red", title=None):
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+#: Colours of the five lobes (index 0, outside the lungs, is transparent).
+LOBE_COLOURS = ("#00000000", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#d62728")
+
+
+def show_lobes(image, lobe_mask):
+    """A phantom beside the same phantom with its five lobes coloured.
+
+    The x axis is labelled with the patient's sides: on a frontal film the
+    patient's right lies on the viewer's left.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)`` uint8 phantom.
+    lobe_mask : array_like
+        ``(H, W)`` ints, 0 outside the lungs and 1-5 per lobe (:data:`LOBE_NAMES`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> one = make_phantom(64, seed=1)
+    >>> fig = show_lobes(one.images[0], one.lobe_masks[0])
+    >>> [t.get_text() for t in fig.axes[1].get_legend().get_texts()][0]
+    'right upper lobe'
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.9))
+    for ax, title in zip(axes, ("phantom", "its five lobes")):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("← patient's right          patient's left →", fontsize=8)
+    axes[1].imshow(
+        lobe_mask,
+        cmap=ListedColormap(LOBE_COLOURS),
+        vmin=0,
+        vmax=5,
+        alpha=0.6,
+        interpolation="nearest",
+    )
+    handles = [Patch(color=LOBE_COLOURS[k], label=LOBE_NAMES[k]) for k in range(1, 6)]
+    axes[1].legend(
+        handles=handles,
+        loc="center left",
+        bbox_to_anchor=(1.02, 0.5),
+        fontsize=8,
+        frameon=False,
+    )
+    fig.tight_layout()
+    return fig
