@@ -38,6 +38,7 @@ __all__ = [
     "glue_peak_memory",
     "read_results",
     "sweep_values",
+    "sweep_texts",
     "stamp_sentence",
 ]
 
@@ -278,16 +279,48 @@ def sweep_values(report: dict, chapter: str, name: str, mode: str = "real") -> d
     {0: 0.96, 1: 0.97}
     """
     values = {}
+    for seed, text in _sweep_glued(report, chapter, name, mode):
+        match = re.fullmatch(r"(?:np\.\w+\()?\s*([-+0-9.eE]+)\s*\)?", text.strip())
+        if match:
+            values[seed] = float(match.group(1))
+    return dict(sorted(values.items()))
+
+
+def sweep_texts(report: dict, chapter: str, name: str, mode: str = "real") -> dict:
+    """One glued text (a computed verdict) of one chapter, per seed, from a sweep.
+
+    Like :func:`sweep_values`, for words: the sweep records ``repr`` of each
+    glued value, and this gives the string back.
+
+    Examples
+    --------
+    >>> report = {"runs": [
+    ...     {"chapter": "08_training", "mode": "real", "seed": 0, "passed": True,
+    ...      "glued": {"verdict": "'lifts'"}}]}
+    >>> sweep_texts(report, "08", "verdict")
+    {0: 'lifts'}
+    """
+    import ast
+
+    texts = {}
+    for seed, text in _sweep_glued(report, chapter, name, mode):
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        texts[seed] = str(value)
+    return dict(sorted(texts.items()))
+
+
+def _sweep_glued(report: dict, chapter: str, name: str, mode: str):
+    """(seed, glued text) of the passed runs of one chapter and data mode."""
     for run in report.get("runs", []):
         if not str(run.get("chapter", "")).startswith(chapter):
             continue
         if run.get("mode") != mode or not run.get("passed", False):
             continue
-        text = str(run.get("glued", {}).get(name, ""))
-        match = re.fullmatch(r"(?:np\.\w+\()?\s*([-+0-9.eE]+)\s*\)?", text.strip())
-        if match:
-            values[int(run["seed"])] = float(match.group(1))
-    return dict(sorted(values.items()))
+        if name in run.get("glued", {}):
+            yield int(run["seed"]), str(run["glued"][name])
 
 
 #: Where an installed package (Colab) reads the results files from.
