@@ -38,7 +38,6 @@ __all__ = [
     "glue_peak_memory",
     "read_results",
     "sweep_values",
-    "sweep_texts",
     "stamp_sentence",
 ]
 
@@ -284,32 +283,6 @@ def sweep_values(report: dict, chapter: str, name: str, mode: str = "real") -> d
         if match:
             values[seed] = float(match.group(1))
     return dict(sorted(values.items()))
-
-
-def sweep_texts(report: dict, chapter: str, name: str, mode: str = "real") -> dict:
-    """One glued text (a computed verdict) of one chapter, per seed, from a sweep.
-
-    Like :func:`sweep_values`, for words: the sweep records ``repr`` of each
-    glued value, and this gives the string back.
-
-    Examples
-    --------
-    >>> report = {"runs": [
-    ...     {"chapter": "08_training", "mode": "real", "seed": 0, "passed": True,
-    ...      "glued": {"verdict": "'lifts'"}}]}
-    >>> sweep_texts(report, "08", "verdict")
-    {0: 'lifts'}
-    """
-    import ast
-
-    texts = {}
-    for seed, text in _sweep_glued(report, chapter, name, mode):
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
-        texts[seed] = str(value)
-    return dict(sorted(texts.items()))
 
 
 def _sweep_glued(report: dict, chapter: str, name: str, mode: str):
