@@ -866,13 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
     >>> args.command, args.split
     ('evaluate', 'val')
     """
-    debug = argparse.ArgumentParser(add_help=False)
-    debug.add_argument(
-        "--debug",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="show the full traceback of any error",
-    )
+    debug = _debug_parent()
     parser = argparse.ArgumentParser(
         prog=PROG,
         parents=[debug],
@@ -881,7 +875,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    _add_data(commands, debug)
+    _add_train(commands, debug)
+    _add_evaluate(commands, debug)
+    _add_predict(commands, debug)
+    _add_server(
+        commands,
+        debug,
+        "app",
+        summary="start the Streamlit demo page",
+        description="Serve the demo page on localhost.",
+        port=8501,
+        func=_cmd_app,
+    )
+    _add_server(
+        commands,
+        debug,
+        "serve",
+        summary="start the web API (FastAPI)",
+        description="POST /predict and GET /health on localhost.",
+        port=8000,
+        func=_cmd_serve,
+    )
+    return parser
 
+
+def _debug_parent() -> argparse.ArgumentParser:
+    """A parent parser holding only ``--debug``, shared by the command and each
+    subcommand."""
+    debug = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand that is not given --debug must not overwrite the
+    # True set by ``cnnguide --debug COMMAND`` with its own default False.
+    debug.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of any error",
+    )
+    return debug
+
+
+def _add_data(commands, debug: argparse.ArgumentParser) -> None:
+    """Add ``cnnguide data`` to ``commands`` (the subparsers of the command)."""
     p = commands.add_parser(
         "data",
         parents=[debug],
@@ -909,6 +944,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_data)
 
+
+def _add_train(commands, debug: argparse.ArgumentParser) -> None:
+    """Add ``cnnguide train``: one flag per :class:`TrainConfig` field worth
+    changing from the shell."""
     p = commands.add_parser(
         "train",
         parents=[debug],
@@ -923,6 +962,8 @@ def build_parser() -> argparse.ArgumentParser:
         "seeds with test-time augmentation, every choice made on validation "
         "(about 10 minutes on 2 cores at 28 px)",
     )
+    # No defaults here: a flag left out (None) keeps the value of the preset, the
+    # config file or TrainConfig instead of overriding it.
     p.add_argument("--epochs", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--image-size", type=int, help="28, 64, 128 or 224")
@@ -974,6 +1015,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_train)
 
+
+def _add_evaluate(commands, debug: argparse.ArgumentParser) -> None:
+    """Add ``cnnguide evaluate MODEL [FOLDER]``."""
     p = commands.add_parser(
         "evaluate",
         parents=[debug],
@@ -1009,6 +1053,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_evaluate)
 
+
+def _add_predict(commands, debug: argparse.ArgumentParser) -> None:
+    """Add ``cnnguide predict MODEL PATH...``."""
     p = commands.add_parser(
         "predict",
         parents=[debug],
@@ -1044,39 +1091,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_predict)
 
-    servers = [
-        (
-            "app",
-            "start the Streamlit demo page",
-            "Serve the demo page on localhost.",
-            8501,
-            _cmd_app,
-        ),
-        (
-            "serve",
-            "start the web API (FastAPI)",
-            "POST /predict and GET /health on localhost.",
-            8000,
-            _cmd_serve,
-        ),
-    ]
-    for name, summary, description, port, func in servers:
-        p = commands.add_parser(
-            name,
-            parents=[debug],
-            help=summary,
-            description=f"{description} {_disclaimer()}",
-        )
-        p.add_argument(
-            "model",
-            nargs="?",
-            help="model folder or .keras file (default: "
-            "$CNNGUIDE_MODEL, then ./cnnguide-model)",
-        )
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=port)
-        p.set_defaults(func=func)
-    return parser
+
+def _add_server(
+    commands,
+    debug: argparse.ArgumentParser,
+    name: str,
+    *,
+    summary: str,
+    description: str,
+    port: int,
+    func,
+) -> None:
+    """Add ``cnnguide app`` or ``cnnguide serve``: they differ only in their texts,
+    port and function."""
+    p = commands.add_parser(
+        name,
+        parents=[debug],
+        help=summary,
+        description=f"{description} {_disclaimer()}",
+    )
+    p.add_argument(
+        "model",
+        nargs="?",
+        help="model folder or .keras file (default: "
+        "$CNNGUIDE_MODEL, then ./cnnguide-model)",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=port)
+    p.set_defaults(func=func)
 
 
 def main(argv: list[str] | None = None) -> int:

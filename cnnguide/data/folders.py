@@ -31,6 +31,12 @@ KERMANY_CITATION = (
     "data: Mendeley Data rscbjbr9sj, licence CC BY 4.0."
 )
 
+#: The layout every "not found" message describes.
+_LAYOUT = (
+    "expected root/train/{normal,pneumonia}/*.png|jpg|dcm and "
+    "root/test/{normal,pneumonia}/..., val/ optional, names in any case"
+)
+
 _JUNK_NAMES = {"thumbs.db", "desktop.ini", "__macosx"}
 _SPLIT_ALIASES = {
     "train": ("train", "training"),
@@ -147,91 +153,23 @@ def load_image_folder(
         raise ValueError(f"size={size!r}: give a positive integer.")
     size = int(size)
     root = Path(root).expanduser()
-    layout = (
-        "expected root/train/{normal,pneumonia}/*.png|jpg|dcm and root/test/{normal,pneumonia}/..., "
-        "val/ optional, names in any case"
-    )
-    if not root.is_dir():
-        raise DataNotFoundError(f"{root}: no such folder; {layout}.")
-    base = _find_split_root(root)
-    if base is None:
-        found = [p.name for p in _subdirs(root)]
-        raise DataNotFoundError(
-            f"{root} does not have the expected layout (found subfolders {found}); {layout}."
-        )
+    base = _require_split_root(root)
 
-    skipped: list[tuple[str, str]] = []
     splits: dict[str, Split] = {}
     file_names: dict[str, list[str]] = {}
+    skipped: list[tuple[str, str]] = []
     for split in SPLITS:
         split_dir = _match(base, _SPLIT_ALIASES[split])
         if split_dir is None:
             continue  # only val can be missing: train/test were checked above
-        class_dirs = {}
-        for k, cls in enumerate(CLASS_NAMES):
-            d = _match(split_dir, (cls,))
-            if d is None:
-                raise DataNotFoundError(
-                    f"{split_dir} has no '{cls}' folder (found {[p.name for p in _subdirs(split_dir)]}); "
-                    f"{layout}."
-                )
-            class_dirs[k] = d
-        extra = [p for p in _subdirs(split_dir) if p.name.lower() not in CLASS_NAMES]
-        if extra:
-            msg = (
-                f"{split_dir} holds folders {[p.name for p in extra]} besides normal/ and "
-                "pneumonia/; move them out (this loader knows two classes)."
-            )
-            if on_error == "raise":
-                raise DataError(msg)
-            skipped.extend((str(p), "unexpected folder, not loaded") for p in extra)
-
-        images, labels, names = [], [], []
-        for k, d in class_dirs.items():
-            n_before = len(images)
-            for f in sorted(p for p in d.iterdir() if _visible(p)):
-                reason = None
-                if f.is_dir():
-                    reason = "a subfolder inside a class folder"
-                elif f.suffix.lower() not in _IMAGE_SUFFIXES:
-                    reason = f"not an image file (suffix {f.suffix or 'none'!r}; expected .png, .jpg, .jpeg, .dcm)"
-                if reason is None:
-                    try:
-                        images.append(
-                            _read_image(
-                                f,
-                                size,
-                                name=str(f),
-                                allow_colour=allow_colour,
-                                max_pixels=max_pixels,
-                            )
-                        )
-                        labels.append(k)
-                        names.append(f.name)
-                        continue
-                    except (DataError, OSError) as exc:
-                        # OSError: a file that vanished or cannot be opened (permission)
-                        if on_error == "raise":
-                            raise
-                        reason = (
-                            str(exc)
-                            if isinstance(exc, DataError)
-                            else f"cannot be read ({type(exc).__name__}: {exc})"
-                        )
-                elif on_error == "raise":
-                    raise ImageError(
-                        f"{f}: {reason}; remove it, or pass on_error='skip'."
-                    )
-                skipped.append((str(f), reason))
-            if len(images) == n_before:
-                raise DataNotFoundError(
-                    f"{d} holds no usable images; put the {CLASS_NAMES[k]} PNG, JPEG or DICOM files there."
-                )
-        splits[split] = Split(
-            np.stack(images).astype(np.float32, copy=False),
-            np.asarray(labels, dtype=np.uint8),
+        splits[split], file_names[split], bad = _load_split(
+            split_dir,
+            size,
+            on_error=on_error,
+            allow_colour=allow_colour,
+            max_pixels=max_pixels,
         )
-        file_names[split] = names
+        skipped.extend(bad)
 
     notice = ""
     if "val" not in splits:
@@ -244,13 +182,7 @@ def load_image_folder(
             f"split, {how}."
         )
     if skipped:
-        shown = "; ".join(f"{p} ({r})" for p, r in skipped[:3])
-        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        warnings.warn(
-            f"load_image_folder skipped {len(skipped)} file(s) in {root}: {shown}{more}. "
-            "The full list is in the dataset's .skipped.",
-            stacklevel=2,
-        )
+        _warn_skipped(root, skipped)
     kermany = any(part.lower() == "chest_xray" for part in (base.name, root.name))
     return Dataset(
         name=f"Chest X-ray folder {root.name}",
@@ -263,6 +195,136 @@ def load_image_folder(
         image_size=size,
         notice=notice,
         skipped=tuple(skipped),
+    )
+
+
+def _require_split_root(root: Path) -> Path:
+    """The folder holding train/ and test/ (``root`` or a lone subfolder of it).
+
+    Raises :class:`DataNotFoundError`, describing the layout, when there is none.
+    """
+    if not root.is_dir():
+        raise DataNotFoundError(f"{root}: no such folder; {_LAYOUT}.")
+    base = _find_split_root(root)
+    if base is None:
+        found = [p.name for p in _subdirs(root)]
+        raise DataNotFoundError(
+            f"{root} does not have the expected layout (found subfolders {found}); "
+            f"{_LAYOUT}."
+        )
+    return base
+
+
+def _load_split(
+    split_dir: Path, size: int, *, on_error: str, allow_colour: bool, max_pixels: int
+) -> tuple[Split, list[str], list[tuple[str, str]]]:
+    """Read one split folder: its images and labels, their file names, and the
+    ``(path, reason)`` of what was skipped."""
+    class_dirs, skipped = _class_folders(split_dir, on_error)
+    images, labels, names = [], [], []
+    for k, folder in enumerate(class_dirs):
+        found, found_names, bad = _read_class_folder(
+            folder,
+            size,
+            on_error=on_error,
+            allow_colour=allow_colour,
+            max_pixels=max_pixels,
+        )
+        skipped.extend(bad)
+        if not found:
+            raise DataNotFoundError(
+                f"{folder} holds no usable images; put the {CLASS_NAMES[k]} PNG, "
+                "JPEG or DICOM files there."
+            )
+        images.extend(found)
+        labels.extend([k] * len(found))
+        names.extend(found_names)
+    split = Split(
+        np.stack(images).astype(np.float32, copy=False),
+        np.asarray(labels, dtype=np.uint8),
+    )
+    return split, names, skipped
+
+
+def _class_folders(
+    split_dir: Path, on_error: str
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The class folders of a split, in :data:`CLASS_NAMES` order, and the other
+    folders found beside them (skipped, or raised with ``on_error="raise"``)."""
+    class_dirs = []
+    for cls in CLASS_NAMES:
+        folder = _match(split_dir, (cls,))
+        if folder is None:
+            found = [p.name for p in _subdirs(split_dir)]
+            raise DataNotFoundError(
+                f"{split_dir} has no '{cls}' folder (found {found}); {_LAYOUT}."
+            )
+        class_dirs.append(folder)
+    extra = [p for p in _subdirs(split_dir) if p.name.lower() not in CLASS_NAMES]
+    if extra and on_error == "raise":
+        raise DataError(
+            f"{split_dir} holds folders {[p.name for p in extra]} besides normal/ and "
+            "pneumonia/; move them out (this loader knows two classes)."
+        )
+    return class_dirs, [(str(p), "unexpected folder, not loaded") for p in extra]
+
+
+def _read_class_folder(
+    folder: Path, size: int, *, on_error: str, allow_colour: bool, max_pixels: int
+) -> tuple[list[np.ndarray], list[str], list[tuple[str, str]]]:
+    """The images of one class folder, their file names, and the ``(path, reason)``
+    of each file skipped (with ``on_error="raise"`` the first bad file raises)."""
+    images, names, skipped = [], [], []
+    for f in sorted(p for p in folder.iterdir() if _visible(p)):
+        reason = _not_an_image(f)
+        if reason is None:
+            try:
+                image = _read_image(
+                    f,
+                    size,
+                    name=str(f),
+                    allow_colour=allow_colour,
+                    max_pixels=max_pixels,
+                )
+            except (DataError, OSError) as exc:
+                # OSError: a file that vanished or cannot be opened (permission)
+                if on_error == "raise":
+                    raise
+                reason = (
+                    str(exc)
+                    if isinstance(exc, DataError)
+                    else f"cannot be read ({type(exc).__name__}: {exc})"
+                )
+            else:
+                images.append(image)
+                names.append(f.name)
+                continue
+        elif on_error == "raise":
+            raise ImageError(f"{f}: {reason}; remove it, or pass on_error='skip'.")
+        skipped.append((str(f), reason))
+    return images, names, skipped
+
+
+def _not_an_image(f: Path) -> str | None:
+    """Why ``f`` is not even tried as an image (a folder, a wrong suffix), or None."""
+    if f.is_dir():
+        return "a subfolder inside a class folder"
+    if f.suffix.lower() not in _IMAGE_SUFFIXES:
+        return (
+            f"not an image file (suffix {f.suffix or 'none'!r}; "
+            "expected .png, .jpg, .jpeg, .dcm)"
+        )
+    return None
+
+
+def _warn_skipped(root: Path, skipped: list[tuple[str, str]]) -> None:
+    """One warning for all skipped files: the first three, then a count."""
+    shown = "; ".join(f"{p} ({r})" for p, r in skipped[:3])
+    more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+    warnings.warn(
+        f"load_image_folder skipped {len(skipped)} file(s) in {root}: {shown}{more}. "
+        "The full list is in the dataset's .skipped.",
+        stacklevel=3,  # point at the caller of load_image_folder, as before
     )
 
 
