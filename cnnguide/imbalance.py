@@ -567,6 +567,36 @@ def _score(y_val, scores) -> dict:
     }
 
 
+def _remedy(method, X, y, shape, seed, epochs, pretrain_phantoms):
+    """What one remedy changes before training: ``(X, y, fit kwargs, model or None)``.
+
+    Resampling changes the training set, class weights and focal loss the fit,
+    augmentation and transfer the model; ``None`` means a fresh small network.
+    """
+    Xt, yt, kwargs, model = X, y, {}, None
+    if method == "class_weight":
+        kwargs["class_weight"] = class_weights(y)
+    elif method == "focal":
+        kwargs["loss"] = focal_loss(gamma=2.0, alpha=float(np.mean(y == 0)))
+    elif method in ("random_over", "random_under", "cluster_under"):
+        Xt, yt = resample(X, y, method, seed)
+    elif method == "smote_pixels":
+        Xt, yt = resample(X, y, "smote", seed)
+    elif method == "augmentation":
+        model = models.build_small_cnn(
+            shape,
+            seed=seed,
+            augmentation=models.build_augmentation(
+                **models.SOURCE_AUGMENTATION, seed=seed
+            ),
+        )
+    elif method == "transfer":
+        model, _ = pretrain_on_phantoms(
+            n=pretrain_phantoms, epochs=epochs, seed=seed, image_size=shape[0]
+        )
+    return Xt, yt, kwargs, model
+
+
 def run_comparison(
     dataset,
     methods: Sequence[str] | None = None,
@@ -656,28 +686,9 @@ def run_comparison(
             force=True,
         )
         start = time.perf_counter()
-        Xt, yt, kwargs, model = X, y, {}, None
-        if method == "class_weight":
-            kwargs["class_weight"] = class_weights(y)
-        elif method == "focal":
-            kwargs["loss"] = focal_loss(gamma=2.0, alpha=float(np.mean(y == 0)))
-        elif method in ("random_over", "random_under", "cluster_under"):
-            Xt, yt = resample(X, y, method, seed)
-        elif method == "smote_pixels":
-            Xt, yt = resample(X, y, "smote", seed)
-        elif method == "augmentation":
-            model = models.build_small_cnn(
-                shape,
-                seed=seed,
-                augmentation=models.build_augmentation(
-                    **models.SOURCE_AUGMENTATION, seed=seed
-                ),
-            )
-        elif method == "transfer":
-            model, _ = pretrain_on_phantoms(
-                n=pretrain_phantoms, epochs=epochs, seed=seed, image_size=shape[0]
-            )
-
+        Xt, yt, kwargs, model = _remedy(
+            method, X, y, shape, seed, epochs, pretrain_phantoms
+        )
         if method == "smote_features":
             base_model, baseline_seconds = train_baseline()
             start = time.perf_counter()
