@@ -207,9 +207,10 @@ def fill_eval(expression: str, values: dict[str, Any]) -> str:
 class Context:
     """What converting one chapter needs: values, numbering, addresses."""
 
-    def __init__(self, values, book_url, api, edition):
+    def __init__(self, values, book_url, api, edition, repo_url=None):
         self.values = values
         self.book_url = book_url
+        self.repo_url = repo_url  # files the page shows (a figure) are served from it
         self.api = api
         self.edition = edition
         self.exercises: dict[str, int] = {}
@@ -236,19 +237,29 @@ def _role(match: re.Match, ctx: Context) -> str:
     raise MystError(f"role {{{name}}} is not one a class edition converts")
 
 
-def _link(match: re.Match, ctx: Context) -> str:
-    target = match.group("target")
-    if re.match(r"[a-z]+:|#", target) or not re.search(r"\.(md|ipynb)(#|$)", target):
-        return match.group(0)
-    path, _, anchor = target.partition("#")
-    resolved = (Path("notebooks") / path).as_posix()
+def _from_root(path: str) -> str:
+    """A link relative to ``notebooks/`` as a path from the repository root."""
     parts = []
-    for part in resolved.split("/"):  # fold ../ against notebooks/
-        if part == ".." and parts:
+    for part in (Path("notebooks") / path).as_posix().split("/"):
+        if part == ".." and parts:  # fold ../ against notebooks/
             parts.pop()
         elif part not in ("", "."):
             parts.append(part)
-    return f"]({ctx.page_url('/'.join(parts), '#' + anchor if anchor else '')})"
+    return "/".join(parts)
+
+
+def _link(match: re.Match, ctx: Context) -> str:
+    target = match.group("target")
+    if re.match(r"[a-z]+:|#", target):
+        return match.group(0)
+    if not re.search(r"\.(md|ipynb)(#|$)", target):
+        # A file beside the chapters (a figure): the class edition lives on
+        # another branch, so point at the file in the repository.
+        if ctx.repo_url is None:
+            return match.group(0)
+        return f"]({ctx.repo_url.rstrip('/')}/raw/main/{_from_root(target)})"
+    path, _, anchor = target.partition("#")
+    return f"]({ctx.page_url(_from_root(path), '#' + anchor if anchor else '')})"
 
 
 def _inline(text: str, ctx: Context) -> str:
@@ -376,7 +387,7 @@ def convert_notebook(
     """One edition of one chapter as a plain CommonMark notebook."""
     if edition not in EDITIONS:
         raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
-    ctx = Context(values, book_url, api, edition)
+    ctx = Context(values, book_url, api, edition, repo_url)
     mode = str(values.get("data_mode", "")).strip("'\"")
     data = {
         "real": "on PneumoniaMNIST",

@@ -189,6 +189,12 @@ def test_admonitions_become_quotes_and_links_reach_the_book():
     assert "[refs](https://o.github.io/r/book/references.html#kermany)" in out
 
 
+def test_a_figure_beside_the_chapters_is_served_from_the_repository():
+    ctx = C.Context({}, "https://o.github.io/r/", {}, "s", "https://github.com/o/r")
+    out = C.convert_markdown("![the app](../book/figures/app.png)", ctx)
+    assert out == "![the app](https://github.com/o/r/raw/main/book/figures/app.png)"
+
+
 def test_colab_urls_and_the_branch_layout(tmp_path):
     assert C.pages_url(REPO) == "https://cnnguide.github.io/cnnguide/"
     assert C.colab_url(REPO, "03_kernels") == (
