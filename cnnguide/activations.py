@@ -49,6 +49,7 @@ __all__ = [
     "ACTIVATIONS",
     "get_activation",
     "ELEMENTWISE",
+    "USE_PRO_CON",
     "USES_ALPHA",
     "curve",
     "properties_table",
@@ -440,6 +441,52 @@ ACTIVATIONS: dict[str, Activation] = {
 
 Softmax acts on a vector, not elementwise: its ``fn`` is ``None``; use :func:`softmax`.
 """
+
+
+#: The study guide's table of activations, each claim restated as chapter 6's
+#: measurements support it: ``(typical use, advantage, drawback)`` per function.
+USE_PRO_CON = {
+    "sigmoid": (
+        "binary output layer",
+        "output in (0, 1)",
+        "vanishing gradients: measured below",
+    ),
+    "tanh": (
+        "hidden layers",
+        "zero-centred; slope up to 1",
+        "still saturates for |x| > 3",
+    ),
+    "relu": (
+        "hidden layers of CNNs",
+        "cheap; slope 1 for x > 0",
+        "slope 0 for x < 0: units can die",
+    ),
+    "leaky_relu": (
+        "hidden layers",
+        "slope alpha for x < 0, never 0",
+        "alpha to choose",
+    ),
+    "prelu": (
+        "hidden layers",
+        "alpha learned",
+        "one more parameter per channel",
+    ),
+    "elu": (
+        "hidden layers, deep nets",
+        "smooth, mean closer to 0",
+        "an exp per negative input",
+    ),
+    "softmax": (
+        "multi-class output",
+        "outputs sum to 1",
+        "an exp per class (cheap, see below)",
+    ),
+    "swish": (
+        "hidden layers",
+        "smooth; good in EfficientNet",
+        "an exp per input",
+    ),
+}
 
 
 #: The elementwise activations (softmax acts on a vector), in the order chapter 6

@@ -198,3 +198,11 @@ def test_reference_module_imports_numpy_only():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_sources_table_covers_known_activations_with_three_claims_each():
+    from cnnguide.activations import ACTIVATIONS, USE_PRO_CON
+
+    assert set(USE_PRO_CON) <= set(ACTIVATIONS)
+    assert all(len(v) == 3 and all(v) for v in USE_PRO_CON.values())
+    assert "measured below" in USE_PRO_CON["sigmoid"][2]  # the chapter measures it
