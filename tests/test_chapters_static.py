@@ -69,3 +69,26 @@ def test_exercises_are_numbered_from_one_in_each_chapter():
         text = chapter.read_text(encoding="utf-8")
         numbers = [int(n) for n in re.findall(r":label: ex-[a-z-]+?-(\d+)", text)]
         assert numbers == list(range(1, len(numbers) + 1)), (chapter.name, numbers)
+
+
+# A visible cell shows one idea in a few lines; drawing, prose and model building
+# a chapter needs live in the package. Cells over 20 lines remain (imports, a
+# figure drawn in full where the drawing is the lesson); this guard keeps any
+# cell from growing past the longest of them.
+MAX_VISIBLE_LINES = 40
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_no_visible_cell_is_longer_than_the_limit(chapter):
+    cells = json.loads(chapter.read_text(encoding="utf-8"))["cells"]
+    long = [
+        (k, len("".join(c["source"]).splitlines()))
+        for k, c in enumerate(cells)
+        if c["cell_type"] == "code"
+        and not set(c.get("metadata", {}).get("tags", [])) & HIDDEN
+        and len("".join(c["source"]).splitlines()) > MAX_VISIBLE_LINES
+    ]
+    assert not long, (
+        f"{chapter.name}: visible cells (index, lines) {long} are longer than "
+        f"{MAX_VISIBLE_LINES} lines; move the logic into the package or split them"
+    )
