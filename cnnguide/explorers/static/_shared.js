@@ -253,6 +253,26 @@ function divergingCanvas(values, h, w, limit, reuse) {
 }
 
 // Draw an offscreen canvas scaled up with square pixels.
+// The input image inside its padding (shaded), scaled to fit `view` CSS pixels,
+// with a dashed frame; the grey image is cached on ui.inputCache per image.
+// Returns the context, the scale and the padded size for the window drawn on top.
+function drawPaddedInput(ui, image, pads, view) {
+  const [[pt, pb], [pl, pr]] = pads;
+  const ph = image.h + pt + pb, pw = image.w + pl + pr;
+  const scale = view / Math.max(ph, pw);
+  sizeCanvas(ui.input, pw * scale, ph * scale);
+  const ctx = ui.input.getContext("2d");
+  clearCanvas(ctx, ui.input);
+  ctx.fillStyle = PADDING_COLOUR;
+  ctx.fillRect(0, 0, pw * scale, ph * scale);
+  if (!ui.inputCache || ui.inputCache.key !== image.key) {
+    ui.inputCache = { key: image.key, canvas: greyCanvas(image.data, image.h, image.w, 0, 1) };
+  }
+  blit(ctx, ui.inputCache.canvas, pl * scale, pt * scale, image.w * scale, image.h * scale);
+  strokeBox(ctx, 0.5, 0.5, pw * scale - 1, ph * scale - 1, "#888", 1, [4, 3]);
+  return { ctx, scale, pt, pb, pl, pr };
+}
+
 function blit(ctx, off, x, y, width, height) {
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(off, x, y, width, height);

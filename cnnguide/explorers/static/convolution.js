@@ -146,19 +146,7 @@ function convArithmetic(node, v) {
 
 // Input with its padding frame and the window; feature map with the pixel.
 function convDraw(ui, image, v) {
-  const [[pt, pb], [pl, pr]] = v.pads;
-  const ph = image.h + pt + pb, pw = image.w + pl + pr;
-  const scale = CONV_VIEW / Math.max(ph, pw);
-  sizeCanvas(ui.input, pw * scale, ph * scale);
-  const inCtx = ui.input.getContext("2d");
-  clearCanvas(inCtx, ui.input);
-  inCtx.fillStyle = PADDING_COLOUR;
-  inCtx.fillRect(0, 0, pw * scale, ph * scale);
-  if (!ui.inputCache || ui.inputCache.key !== image.key) {
-    ui.inputCache = { key: image.key, canvas: greyCanvas(image.data, image.h, image.w, 0, 1) };
-  }
-  blit(inCtx, ui.inputCache.canvas, pl * scale, pt * scale, image.w * scale, image.h * scale);
-  strokeBox(inCtx, 0.5, 0.5, pw * scale - 1, ph * scale - 1, "#888", 1, [4, 3]);
+  const { ctx: inCtx, scale, pt, pb, pl, pr } = drawPaddedInput(ui, image, v.pads, CONV_VIEW);
   const fmCtx = ui.output.getContext("2d");
   if (v.fits) sizeCanvas(ui.output, (CONV_VIEW / Math.max(...v.shape)) * v.shape[1], (CONV_VIEW / Math.max(...v.shape)) * v.shape[0]);
   clearCanvas(fmCtx, ui.output);

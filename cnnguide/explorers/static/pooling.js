@@ -53,19 +53,7 @@ function poolCompute(image, mode, size, stride, padding, row, col) {
 }
 
 function poolDraw(ui, image, v) {
-  const [[pt, pb], [pl, pr]] = v.pads;
-  const ph = image.h + pt + pb, pw = image.w + pl + pr;
-  const scale = POOL_VIEW / Math.max(ph, pw);
-  sizeCanvas(ui.input, pw * scale, ph * scale);
-  const ctx = ui.input.getContext("2d");
-  clearCanvas(ctx, ui.input);
-  ctx.fillStyle = PADDING_COLOUR;
-  ctx.fillRect(0, 0, pw * scale, ph * scale);
-  if (!ui.inputCache || ui.inputCache.key !== image.key) {
-    ui.inputCache = { key: image.key, canvas: greyCanvas(image.data, image.h, image.w, 0, 1) };
-  }
-  blit(ctx, ui.inputCache.canvas, pl * scale, pt * scale, image.w * scale, image.h * scale);
-  strokeBox(ctx, 0.5, 0.5, pw * scale - 1, ph * scale - 1, "#888", 1, [4, 3]);
+  const { ctx, scale, pt, pb, pl, pr } = drawPaddedInput(ui, image, v.pads, POOL_VIEW);
   const out = ui.output.getContext("2d");
   if (!v.fits) {
     sizeCanvas(ui.output, POOL_VIEW, 40);
