@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from cnnguide import featuremaps as F
+from cnnguide import layer_outputs as F
 from cnnguide.explorers.featuremaps import featuremap_small_multiples
 from cnnguide.layers import build_demo_model
 
