@@ -54,16 +54,17 @@ against the imports of the chapter's cells; every chapter also uses ``data``'s
                                   plotting
 05 layers                         layers, models, layer_outputs, explorers.featuremaps,
                                   kernels, ops
-06 activations                    activations, explorers.activations, layers, metrics
+06 activations                    activations, explorers.activations, layers, metrics,
+                                  train
 07 pooling normalization dropout  normalization, dropout, layers, models, metrics,
-                                  plotting
+                                  plotting, train
 08 training                       train, ensemble, models, metrics,
                                   explorers.thresholds, explain, data.duplicates,
                                   images, kernels, plotting, prose
 09 imbalanced data                imbalance, metrics, plotting
 10 evaluation metrics             metrics, calibration, explorers.thresholds, train,
                                   models
-11 explaining predictions         explain, metrics, data.phantoms, images, models
+11 explaining predictions         explain, metrics, data.phantoms, models, train
 12 deployment                     deploy.service, deploy.api, deploy.app,
                                   deploy.edge, cli, explain, models, train
 ================================  ====================================================

@@ -627,6 +627,71 @@ def _validation_duplicates(splits: dict) -> np.ndarray:
     return np.array(sorted({j for _, j in pairs}), dtype=int)
 
 
+def _model_card(
+    model, dataset, config, splits, runs, threshold, validation, seconds
+) -> dict:
+    """The model card of a finished run: data, config, epochs, threshold, versions."""
+    import keras
+    import tensorflow as tf
+
+    input_shape = tuple(int(v) for v in splits["train"][0].shape[1:])
+    card = {
+        "name": model.name,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "disclaimer": cnnguide.DISCLAIMER,
+        "data": {
+            "name": getattr(dataset, "name", "unknown"),
+            # file name and checksum, not this machine's folder: cards are shared
+            "source": str(
+                getattr(dataset, "shown_source", None)
+                or getattr(dataset, "source", "unknown")
+            ),
+            "citation": getattr(dataset, "citation", ""),
+            "is_real": bool(getattr(dataset, "is_real", False)),
+            "image_size": int(getattr(dataset, "image_size", input_shape[0])),
+            "split_sizes": {name: int(len(splits[name][1])) for name in splits},
+        },
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "training_seconds": round(seconds, 2),
+        "epochs_run": sum(run["epochs_run"] for run in runs),
+        "resumed_after_epoch": runs[-1]["resumed_after_epoch"],
+        "best_epoch": runs[0]["best_epoch"] if len(runs) == 1 else None,
+        "threshold": threshold,
+        "threshold_rule": (
+            f"highest threshold keeping validation recall >= {config.min_recall} "
+            "(a case is called pneumonia when its score >= threshold)"
+        ),
+        "validation": validation,
+        "input_shape": list(input_shape),
+        "versions": {
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "cnnguide": cnnguide.__version__,
+        },
+    }
+    if len(runs) > 1:
+        card["members"] = runs
+    if config.tta:
+        from cnnguide.ensemble import view_transforms
+
+        card["tta_views"] = [list(view) for view in view_transforms()]
+    return card
+
+
+def _summary(card: dict, history: dict, seconds: float, *, n_runs: int) -> str:
+    """The one line that closes a run's progress display."""
+    from cnnguide.progress import format_seconds
+
+    took = f"{card['epochs_run']} epochs in {format_seconds(seconds)}"
+    if n_runs == 1:
+        best = max(history.get("val_auc") or [float("nan")])
+        return f"{took}; best validation AUC {best:.3f} at epoch {card['best_epoch']}"
+    return (
+        f"{n_runs} members, {took}; validation AUC {card['validation']['roc_auc']:.3f}"
+    )
+
+
 def train(
     config: TrainConfig | dict | None = None,
     dataset=None,
@@ -685,9 +750,6 @@ def train(
     split (:func:`cnnguide.metrics.choose_threshold`); the test split is never used to
     choose anything.
     """
-    import keras
-    import tensorflow as tf
-
     from cnnguide import progress as _progress
 
     config = _as_config(config)
@@ -700,7 +762,6 @@ def train(
         dropped = _validation_duplicates(splits)
         keep = np.setdiff1d(np.arange(len(full_val[1])), dropped)
         splits["val"] = (full_val[0][keep], full_val[1][keep])
-    input_shape = tuple(int(v) for v in splits["train"][0].shape[1:])
 
     temporary = out_dir is None
     work = (
@@ -739,47 +800,9 @@ def train(
     )
     validation = _metrics.binary_metrics(y_val, scores["val"], threshold)
 
-    card = {
-        "name": model.name,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "disclaimer": cnnguide.DISCLAIMER,
-        "data": {
-            "name": getattr(dataset, "name", "unknown"),
-            # file name and checksum, not this machine's folder: cards are shared
-            "source": str(
-                getattr(dataset, "shown_source", None)
-                or getattr(dataset, "source", "unknown")
-            ),
-            "citation": getattr(dataset, "citation", ""),
-            "is_real": bool(getattr(dataset, "is_real", False)),
-            "image_size": int(getattr(dataset, "image_size", input_shape[0])),
-            "split_sizes": {name: int(len(splits[name][1])) for name in splits},
-        },
-        "config": config.to_dict(),
-        "seed": config.seed,
-        "training_seconds": round(seconds, 2),
-        "epochs_run": sum(run["epochs_run"] for run in runs),
-        "resumed_after_epoch": runs[-1]["resumed_after_epoch"],
-        "best_epoch": runs[0]["best_epoch"] if len(runs) == 1 else None,
-        "threshold": threshold,
-        "threshold_rule": (
-            f"highest threshold keeping validation recall >= {config.min_recall} "
-            "(a case is called pneumonia when its score >= threshold)"
-        ),
-        "validation": validation,
-        "input_shape": list(input_shape),
-        "versions": {
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "cnnguide": cnnguide.__version__,
-        },
-    }
-    if len(runs) > 1:
-        card["members"] = runs
-    if config.tta:
-        from cnnguide.ensemble import view_transforms
-
-        card["tta_views"] = [list(view) for view in view_transforms()]
+    card = _model_card(
+        model, dataset, config, splits, runs, threshold, validation, seconds
+    )
     if config.clean_validation:
         scores["val_with_duplicates"] = predict_proba(model, full_val[0])
         card["data"]["validation_duplicates_dropped"] = int(len(dropped))
@@ -788,15 +811,7 @@ def train(
         card["validation_with_duplicates"] = _metrics.binary_metrics(
             full_val[1], scores["val_with_duplicates"], threshold
         )
-    summary = (
-        f"{card['epochs_run']} epochs in {_progress.format_seconds(seconds)}; "
-        f"best validation AUC {max(history.get('val_auc') or [float('nan')]):.3f}"
-        f" at epoch {card['best_epoch']}"
-        if len(runs) == 1
-        else f"{len(runs)} members, {card['epochs_run']} epochs in "
-        f"{_progress.format_seconds(seconds)}; validation AUC "
-        f"{validation['roc_auc']:.3f}"
-    )
+    summary = _summary(card, history, seconds, n_runs=len(runs))
     if score_test:
         scores["test"], card["test"] = _score_test(
             model, *splits["test"], threshold, n_boot=n_boot, seed=config.seed
@@ -1181,6 +1196,7 @@ def fit(
     steps: int | None = None,
     batch_size: int = 64,
     learning_rate: float = 2e-3,
+    optimizer=None,
     loss=None,
     class_weight=None,
     metrics=None,
@@ -1188,13 +1204,16 @@ def fit(
     seed: int = 0,
     progress=None,
 ) -> dict:
-    """Compile a built model with Adam and fit it on arrays: the short experiments' loop.
+    """Compile a built model and fit it on arrays: the short experiments' loop.
 
     :func:`train` is the book's training run (callbacks, checkpoints, a model
-    card). The short experiments of chapters 7, 9 and 10 (a few epochs on a
-    subset, to compare two settings) need only this: seed Keras, compile with
-    Adam, convert the images by :func:`cnnguide.images.as_model_input`, call
-    ``model.fit`` quietly, and time it.
+    card). The short experiments of chapters 6 to 11 (a few epochs on a
+    subset, to compare two settings) need only this: seed Keras, compile (Adam
+    unless told otherwise), convert the images by
+    :func:`cnnguide.images.as_model_input`, call ``model.fit`` quietly, and
+    time it. Seeding here, after the model is built, gives the same run as
+    seeding once before building: building draws no random numbers that
+    ``fit`` uses.
 
     Parameters
     ----------
@@ -1213,9 +1232,13 @@ def fit(
         set's size comparable.
     batch_size : int
     learning_rate : float
-        Adam's learning rate.
+        Adam's learning rate (ignored when ``optimizer`` is given).
+    optimizer : keras optimizer, optional
+        Default ``keras.optimizers.Adam(learning_rate)``; chapter 8 compares
+        SGD, momentum and Adam through this.
     loss : keras loss, optional
-        Default binary cross-entropy.
+        Default binary cross-entropy; chapter 7's output heads pass theirs
+        (labels are then class indices or values, one per image).
     class_weight : dict, optional
         Passed to ``model.fit``.
     metrics : list, optional
@@ -1247,7 +1270,7 @@ def fit(
 
     keras.utils.set_random_seed(seed)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=optimizer or keras.optimizers.Adam(learning_rate),
         loss=loss or "binary_crossentropy",
         metrics=metrics,
     )
