@@ -6,7 +6,7 @@ Every chapter of the book narrates; the logic lives here, one module per idea:
 ``cnnguide.data``                 the data subpackage; its index lists the modules:
 ``cnnguide.data.containers``      Dataset, Split and the data errors
 ``cnnguide.data.pneumoniamnist``  load_dataset, locate, download, phantom fallback
-``cnnguide.data.imagefile``          one PNG, JPEG or DICOM image (bit depth, window)
+``cnnguide.data.imagefile``       one PNG, JPEG or DICOM image (bit depth, window)
 ``cnnguide.data.folders``         image folders; validation split by patient
 ``cnnguide.data.duplicates``      exact and near-duplicate images across splits
 ``cnnguide.data.phantoms``        synthetic chest radiographs with lesion masks
@@ -26,6 +26,7 @@ Every chapter of the book narrates; the logic lives here, one module per idea:
 ``cnnguide.metrics``              confusion counts, scores, intervals, thresholds (8-10)
 ``cnnguide.explain``              Grad-CAM, saliency, occlusion, LIME, their scores (8, 11)
 ``cnnguide.calibration``          calibration of predicted probabilities (10)
+``cnnguide.corruptions``          acquisition-style corruptions: a shifted validation copy
 ``cnnguide.imbalance``            samplers, focal loss, augmentation, comparison (9)
 ``cnnguide.plotting``             small figure helpers shared by the chapters
 ``cnnguide.progress``             progress of training and comparisons

@@ -140,17 +140,30 @@ def test_contributing_names_only_modules_that_exist():
     assert not missing, f"CONTRIBUTING.md names modules that do not exist: {missing}"
 
 
-# The NumPy references of the map (cnnguide/__init__.py and CONTRIBUTING):
-# they never import Keras, TensorFlow or the widget libraries.
-NUMPY_REFERENCES = [
-    "neuron",
-    "images",
-    "kernels",
-    "ops",
-    "activations",
-    "normalization",
-    "dropout",
-]
+def _numpy_references() -> list[str]:
+    """The modules of the API reference's "NumPy references" page (one list)."""
+    import importlib.util
+
+    path = ROOT / "book" / "api" / "generate.py"
+    spec = importlib.util.spec_from_file_location("api_generate", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    (modules,) = [p[3] for p in module.PAGES if p[0] == "references"]
+    return modules
+
+
+# The NumPy references of the map (cnnguide/__init__.py, CONTRIBUTING and the API
+# reference): they never import Keras, TensorFlow or the widget libraries.
+NUMPY_REFERENCES = _numpy_references()
+
+
+def test_contributing_lists_the_numpy_references():
+    text = " ".join(
+        (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8").split()
+    )
+    start = text.index("the NumPy references (")
+    listed = re.findall(r"`cnnguide\.(\w+)`", text[start : text.index(")", start)])
+    assert listed == NUMPY_REFERENCES
 
 
 @pytest.mark.parametrize("name", NUMPY_REFERENCES)

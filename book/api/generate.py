@@ -36,6 +36,7 @@ PAGES = [
             "activations",
             "normalization",
             "dropout",
+            "corruptions",
         ],
     ),
     (
