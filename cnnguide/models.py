@@ -176,6 +176,9 @@ def build_cnn(
     global_pooling: bool = False,
     augmentation: keras.layers.Layer | None = None,
     l2: float = 0.0,
+    upsample: int = 1,
+    pool_first: bool = True,
+    residual: bool = False,
     name: str = "source_cnn",
 ) -> keras.Model:
     """The source's step-4 architecture, with its knobs exposed.
@@ -207,6 +210,15 @@ def build_cnn(
         :func:`build_augmentation`.
     l2 : float
         L2 weight penalty on the dense layers (one of the source's remedies for overfitting).
+    upsample : int
+        Enlarge the image by this factor (bilinear) before the first convolution, so
+        that a 28-pixel film meets the kernels at 56 pixels (model selection, issue 27).
+    pool_first : bool
+        Pool after the first block; ``False`` keeps full resolution there (no early
+        downsampling).
+    residual : bool
+        Add each block's input to its last convolution's output before the ReLU (a 1×1
+        convolution matches the widths): a compact residual network.
     name : str
         Model name.
 
@@ -223,6 +235,9 @@ def build_cnn(
     (None, 1)
     >>> model.get_layer("last_conv").filters
     16
+    >>> build_cnn((28, 28, 1), widths=(8, 16), residual=True, upsample=2,
+    ...           pool_first=False).get_layer("block2_add").output.shape
+    (None, 56, 56, 16)
     """
     shape = _check_shape(input_shape)
     widths = tuple(int(w) for w in widths)
@@ -234,18 +249,26 @@ def build_cnn(
         raise ValueError(f"convs_per_block must be at least 1, got {convs_per_block}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    if min(shape[:2]) < 2 ** len(widths):
+    if int(upsample) < 1:
+        raise ValueError(f"upsample must be a positive integer, got {upsample}")
+    n_pools = len(widths) - (0 if pool_first else 1)
+    if min(shape[:2]) * int(upsample) < 2**n_pools:
         raise ValueError(
-            f"{len(widths)} pooling blocks need images of at least {2 ** len(widths)} pixels a side, "
+            f"{n_pools} pooling blocks need images of at least {2**n_pools} pixels a side, "
             f"got {shape[:2]}; use fewer widths or larger images"
         )
     regularizer = keras.regularizers.L2(l2) if l2 else None
 
     inputs = keras.Input(shape=shape, name="image")
     x = augmentation(inputs) if augmentation is not None else inputs
+    if int(upsample) > 1:
+        x = layers.UpSampling2D(
+            int(upsample), interpolation="bilinear", name="upsample"
+        )(x)
     n_convs = len(widths) * convs_per_block
     index = 0
     for block, filters in enumerate(widths, start=1):
+        shortcut = x
         for conv in range(1, convs_per_block + 1):
             index += 1
             conv_name = "last_conv" if index == n_convs else f"block{block}_conv{conv}"
@@ -255,8 +278,15 @@ def build_cnn(
             )(x)
             if batchnorm:
                 x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            if residual and conv == convs_per_block:
+                if shortcut.shape[-1] != filters:
+                    shortcut = layers.Conv2D(
+                        filters, 1, use_bias=False, name=f"block{block}_shortcut"
+                    )(shortcut)
+                x = layers.Add(name=f"block{block}_add")([x, shortcut])
             x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
-        x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        if block > 1 or pool_first:
+            x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
     if global_pooling:
         x = layers.GlobalAveragePooling2D(name="global_pool")(x)
     else:

@@ -115,6 +115,15 @@ class TrainConfig:
         Mild rotation, translation and zoom while training (no flips).
     contrast, brightness : float
         Largest random contrast change and brightness shift while training (0: none).
+    noise : float
+        Standard deviation of Gaussian noise added while training (0: none).
+    upsample, pool_first, residual :
+        Network options of :func:`cnnguide.models.build_cnn` (input enlarged, no
+        pooling after the first block, residual blocks).
+    mixup : float
+        Mixup's α: each training batch is blended with a shuffled copy of itself,
+        images and labels alike, by a weight drawn from Beta(α, α) (0: off). Class
+        weights are then applied as per-image weights, blended the same way.
     class_weight : str or None
         ``"balanced"`` weighs each class by ``N / (2 · N_class)``; ``None`` weighs all cases alike.
     min_recall : float
@@ -168,6 +177,11 @@ class TrainConfig:
     tta: bool = False
     ema: float = 0.0
     clean_validation: bool = False
+    noise: float = 0.0
+    upsample: int = 1
+    pool_first: bool = True
+    residual: bool = False
+    mixup: float = 0.0
 
     def __post_init__(self):
         self.widths = tuple(int(w) for w in self.widths)
@@ -187,6 +201,11 @@ class TrainConfig:
         if not 0.0 < self.min_recall <= 1.0:
             raise ValueError(
                 f"TrainConfig.min_recall must be in (0, 1], got {self.min_recall}"
+            )
+        if self.mixup < 0 or self.noise < 0:
+            raise ValueError(
+                f"TrainConfig.mixup and .noise must be >= 0 (0: off), got "
+                f"{self.mixup} and {self.noise}"
             )
         if not 0.0 <= self.ema < 1.0:
             raise ValueError(
@@ -320,7 +339,16 @@ def _as_batch(images) -> np.ndarray:
     return images
 
 
-def make_dataset(images, labels, *, batch_size=64, shuffle=False, seed=0):
+def make_dataset(
+    images,
+    labels,
+    *,
+    batch_size=64,
+    shuffle=False,
+    seed=0,
+    mixup: float = 0.0,
+    class_weight: dict | None = None,
+):
     """A ``tf.data`` pipeline: cache, (shuffle), batch, cast to float32 in [0, 1], prefetch.
 
     Images stay in their stored dtype (uint8 for PneumoniaMNIST) until a batch is drawn.
@@ -335,11 +363,19 @@ def make_dataset(images, labels, *, batch_size=64, shuffle=False, seed=0):
     shuffle : bool
         Reshuffle every epoch, with a fixed seed.
     seed : int
+    mixup : float
+        Mixup's α (0: off). Each batch is blended with a shuffled copy of itself by
+        a weight λ ~ Beta(α, α) drawn per batch (seeded): images, labels and image
+        weights alike; the dataset then also yields the image weights.
+    class_weight : dict, optional
+        ``{0: w0, 1: w1}``; with mixup, applied as per-image weights (Keras's
+        ``class_weight`` needs hard labels).
 
     Returns
     -------
     tf.data.Dataset
-        Yields ``(float32 (B, H, W, C), float32 (B, 1))``.
+        Yields ``(float32 (B, H, W, C), float32 (B, 1))``, and with mixup also
+        ``float32 (B,)`` image weights.
 
     Examples
     --------
@@ -347,6 +383,9 @@ def make_dataset(images, labels, *, batch_size=64, shuffle=False, seed=0):
     >>> ds = make_dataset(np.zeros((5, 8, 8), np.uint8), np.zeros(5), batch_size=2)
     >>> [tuple(x.shape) for x, _ in ds]
     [(2, 8, 8, 1), (2, 8, 8, 1), (1, 8, 8, 1)]
+    >>> mixed = make_dataset(np.zeros((4, 8, 8), np.uint8), [0, 1, 0, 1], mixup=0.2)
+    >>> [tuple(t.shape) for t in next(iter(mixed))]
+    [(4, 8, 8, 1), (4, 1), (4,)]
     """
     import tensorflow as tf
 
@@ -357,12 +396,41 @@ def make_dataset(images, labels, *, batch_size=64, shuffle=False, seed=0):
     def to_float(x, y):
         return tf.cast(x, tf.float32) * scale, y
 
-    ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
+    if not mixup:
+        ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
+        if shuffle:
+            ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size).map(
+            to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    weights = np.ones(len(labels), np.float32)
+    if class_weight:
+        weights = np.array(
+            [class_weight[int(v)] for v in labels[:, 0]], dtype=np.float32
+        )
+    alpha = float(mixup)
+
+    def mix(batch_seed, batch):
+        x, y, w = batch
+        x = tf.cast(x, tf.float32) * scale
+        # stateless draws from a per-batch seed: the same blend on every run
+        seeds = tf.random.experimental.stateless_split(
+            tf.stack([batch_seed, tf.constant(seed, tf.int64)]), 3
+        )
+        g1 = tf.random.stateless_gamma([], seeds[0], alpha)
+        g2 = tf.random.stateless_gamma([], seeds[1], alpha)
+        lam = g1 / (g1 + g2)
+        order = tf.argsort(tf.random.stateless_uniform([tf.shape(x)[0]], seeds[2]))
+        blend = lambda a: lam * a + (1.0 - lam) * tf.gather(a, order)  # noqa: E731
+        return blend(x), blend(y), blend(w)
+
+    ds = tf.data.Dataset.from_tensor_slices((images, labels, weights)).cache()
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(
-        to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-    )
+    ds = tf.data.Dataset.zip(tf.data.Dataset.random(seed=seed), ds.batch(batch_size))
+    ds = ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -538,7 +606,10 @@ def _build_model(config: TrainConfig, input_shape):
 
     augmentation = (
         _models.build_augmentation(
-            contrast=config.contrast, brightness=config.brightness, seed=config.seed
+            contrast=config.contrast,
+            brightness=config.brightness,
+            noise=config.noise,
+            seed=config.seed,
         )
         if config.augment
         else None
@@ -548,6 +619,9 @@ def _build_model(config: TrainConfig, input_shape):
         dense_units=config.dense_units,
         dropout=config.dropout,
         augmentation=augmentation,
+        upsample=config.upsample,
+        pool_first=config.pool_first,
+        residual=config.residual,
     )
     if config.convs_per_block is not None:
         kwargs["convs_per_block"] = config.convs_per_block
@@ -996,9 +1070,18 @@ def _fit(
     elapsed_before = float(previous["elapsed"][-1]) if previous.get("elapsed") else 0.0
 
     x_train, y_train = splits["train"]
+    class_weight = _class_weight(config, y_train)
     train_ds = make_dataset(
-        x_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed
+        x_train,
+        y_train,
+        batch_size=config.batch_size,
+        shuffle=True,
+        seed=config.seed,
+        mixup=config.mixup,
+        class_weight=class_weight,
     )
+    if config.mixup:
+        class_weight = None  # in the dataset, as blended per-image weights
     val_ds = make_dataset(*splits["val"], batch_size=config.batch_size)
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
@@ -1056,7 +1139,7 @@ def _fit(
         train_ds,
         validation_data=val_ds,
         epochs=config.epochs,
-        class_weight=_class_weight(config, y_train),
+        class_weight=class_weight,
         callbacks=builtin + report + list(callbacks or []),
         shuffle=False,  # the pipeline shuffles, with its own seed
         verbose=verbose,

@@ -202,3 +202,18 @@ def test_augmentation_adds_no_black_frame():
     for seed in (0, 1):
         out = np.asarray(build_augmentation(seed=seed)(flat, training=True))
         assert np.allclose(out, 0.6, atol=1e-5)
+
+
+def test_residual_upsampled_and_unpooled_variants():
+    plain = build_cnn((28, 28, 1), widths=(8, 16), convs_per_block=2)
+    res = build_cnn((28, 28, 1), widths=(8, 16), convs_per_block=2, residual=True)
+    # a 1x1 shortcut only where the width changes (1 -> 8, 8 -> 16)
+    shortcuts = [x.name for x in res.layers if x.name.endswith("_shortcut")]
+    assert shortcuts == ["block1_shortcut", "block2_shortcut"]
+    assert res.count_params() == plain.count_params() + 1 * 8 + 8 * 16
+    same = build_cnn((28, 28, 1), widths=(8, 8), residual=True)
+    assert not [x for x in same.layers if x.name == "block2_shortcut"]
+    up = build_cnn((28, 28, 1), widths=(8, 16), upsample=2, pool_first=False)
+    assert up.get_layer("last_conv").output.shape[1:3] == (56, 56)
+    with pytest.raises(ValueError, match="upsample"):
+        build_cnn((28, 28, 1), upsample=0)

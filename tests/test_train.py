@@ -368,3 +368,57 @@ def test_fit_records_metrics_and_validation_per_epoch():
     )
     assert sorted(out["history"]) == ["accuracy", "loss", "val_accuracy", "val_loss"]
     assert all(len(v) == 2 for v in out["history"].values()) and out["seconds"] > 0
+
+
+# --------------------------------------------------------------- model-selection options
+def test_mixup_blends_images_labels_and_class_weights_reproducibly():
+    images = np.stack([np.full((4, 4), v, np.uint8) for v in (0, 255) * 4])
+    labels = np.array([0, 1] * 4)
+    weights = {0: 2.0, 1: 0.5}
+
+    def first_batch():
+        ds = make_dataset(
+            images, labels, batch_size=8, mixup=0.4, class_weight=weights, seed=3
+        )
+        return [t.numpy() for t in next(iter(ds))]
+
+    x, y, w = first_batch()
+    # an image of value v/255 has label v/255 and weight 2 - 1.5 (v/255): blended
+    # alike, every image still lies on that line
+    np.testing.assert_allclose(x[:, 0, 0, 0], y[:, 0], atol=1e-6)
+    np.testing.assert_allclose(w, 2.0 - 1.5 * y[:, 0], atol=1e-5)
+    assert ((y > 0) & (y < 1)).any()  # soft labels: something was mixed
+    for a, b in zip(first_batch(), (x, y, w)):
+        np.testing.assert_array_equal(a, b)  # the same blend on every run
+
+
+def test_config_options_reach_the_network():
+    from cnnguide.train import _build_model
+
+    model = _build_model(
+        TrainConfig(**TINY, noise=0.04, upsample=2, pool_first=False, residual=True),
+        (28, 28, 1),
+    )
+    names = [layer.name for layer in model.layers]
+    assert "upsample" in names and any(n.endswith("_add") for n in names)
+    assert "block1_pool" not in names
+    augmentation = [type(x).__name__ for x in model.get_layer("augmentation").layers]
+    assert "GaussianNoise" in augmentation
+    with pytest.raises(ValueError, match="mixup"):
+        TrainConfig(mixup=-0.1)
+
+
+def test_a_run_with_every_option_on_trains_and_scores(data):
+    config = TrainConfig(
+        epochs=1,
+        seed=2,
+        **TINY,
+        noise=0.04,
+        upsample=2,
+        pool_first=False,
+        residual=True,
+        mixup=0.2,
+    )
+    result = train(config, data, n_boot=20)
+    assert result.card["config"]["mixup"] == 0.2
+    assert np.isfinite(result.card["validation"]["roc_auc"])
