@@ -158,9 +158,7 @@ NUMPY_REFERENCES = _numpy_references()
 
 
 def test_contributing_lists_the_numpy_references():
-    text = " ".join(
-        (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8").split()
-    )
+    text = " ".join((ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8").split())
     start = text.index("the NumPy references (")
     listed = re.findall(r"`cnnguide\.(\w+)`", text[start : text.index(")", start)])
     assert listed == NUMPY_REFERENCES
