@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL  ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONHASHSEED        ?= 0
 
-.PHONY: help book classroom pdf test unit notebooks lab app bench screenshot robustness strip lock clean check-book vendor
+.PHONY: help book classroom pdf test unit notebooks lab app bench screenshot robustness model-selection strip lock clean check-book vendor
 
 help:
 	@echo "make book   build the book with every chapter executed (_build/html)"
@@ -112,6 +112,14 @@ screenshot: $(STAMP)
 
 robustness: $(STAMP)
 	$(BIN)/python benchmarks/robustness.py $(ROBUSTNESS_ARGS)
+
+# The pre-registered model-selection study (benchmarks/model_selection_preregistration.md):
+# one stage at a time, STAGE=screen, then confirm, then final (the one scoring of the
+# test split; it refuses a second). Writes benchmarks/results/model_selection.json.
+# Needs the data: CNNGUIDE_DATA=../shared/data make model-selection STAGE=screen
+STAGE ?= screen
+model-selection: $(STAMP)
+	$(BIN)/python benchmarks/model_selection.py $(STAGE)
 
 strip: $(STAMP)
 	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*.ipynb
