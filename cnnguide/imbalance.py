@@ -29,7 +29,7 @@ import numpy as np
 from cnnguide.images import as_model_input
 from cnnguide import models
 from cnnguide.models import FILL_MODE, predict_proba
-from cnnguide.train import fit
+from cnnguide.train import fit, fit_input
 
 __all__ = [
     "SAMPLERS",
@@ -382,11 +382,6 @@ def augmentation_gallery(
 # ----------------------------------------------------------------------------
 
 
-def _as_input(images: np.ndarray) -> np.ndarray:
-    x = np.asarray(images)
-    return as_model_input(x) if x.ndim >= 3 else x.astype(np.float32)
-
-
 def _scores(model, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Probability of pneumonia for each image (or feature row), shape (N,) float32.
 
@@ -657,7 +652,7 @@ def run_comparison(
 
     X, y = subsample(dataset["train"].images, dataset["train"].labels, n_train, seed)
     x_val, y_val = dataset["val"].images, np.asarray(dataset["val"].labels).reshape(-1)
-    shape = tuple(_as_input(X[:1]).shape[1:])
+    shape = tuple(fit_input(X[:1]).shape[1:])
     rows, baseline = [], None
 
     def train_baseline():
@@ -746,7 +741,7 @@ def model_outputs(model, images: np.ndarray, batch_size: int = 512) -> np.ndarra
     :func:`cnnguide.models.predict_proba`. This one returns whatever the model
     outputs (learned features), for images or for feature rows.
     """
-    x = _as_input(images)
+    x = fit_input(images)
     # Direct calls in inference mode: unlike model.predict they trace no new graph per
     # model, which keeps a loop over many small models fast and quiet.
     with warnings.catch_warnings():

@@ -53,6 +53,7 @@ __all__ = [
     "load",
     "make_dataset",
     "fit",
+    "fit_input",
     "step_order",
     "PRESETS",
 ]
@@ -1358,14 +1359,14 @@ def fit(
         metrics=metrics,
     )
     x = np.asarray(images)
-    x = as_model_input(x) if x.ndim >= 3 else x.astype(np.float32)
+    x = fit_input(x)
     y = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
     if steps is not None:
         order = step_order(len(x), int(steps), batch_size, seed)
         x, y, epochs = x[order], y[order], 1
     if validation is not None:
         v = np.asarray(validation[0])
-        v = as_model_input(v) if v.ndim >= 3 else v.astype(np.float32)
+        v = fit_input(v)
         validation = (v, np.asarray(validation[1], np.float32).reshape(-1, 1))
     reporter = _progress.Progress(_progress.resolve(progress), title="fit")
     report = (
@@ -1391,6 +1392,21 @@ def fit(
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
         "seconds": seconds,
     }
+
+
+def fit_input(x) -> np.ndarray:
+    """What :func:`fit` trains on: images by :func:`cnnguide.images.as_model_input`,
+    ``(N, F)`` feature rows (a head trained on features) as float32.
+
+    Examples
+    --------
+    >>> fit_input(np.zeros((2, 28, 28), np.uint8)).shape
+    (2, 28, 28, 1)
+    >>> fit_input(np.ones((2, 3), int)).dtype
+    dtype('float32')
+    """
+    x = np.asarray(x)
+    return as_model_input(x) if x.ndim >= 3 else x.astype(np.float32)
 
 
 def step_order(n: int, steps: int, batch_size: int, seed: int = 0) -> np.ndarray:

@@ -164,6 +164,22 @@ def explorers_page(explorers, folder):
         yield p
 
 
+def assert_clean_and_labelled(page):
+    """No console error or blocked request; every view an image with a label and
+    a recorded drawing time."""
+    assert page.errors == [] and page.blocked == []
+    labels = page.eval_on_selector_all(
+        ".cnnguide-explorer canvas",
+        "els => els.map(e => [e.getAttribute('role'), e.getAttribute('aria-label')])",
+    )
+    assert len(labels) == len(page.explorers)
+    assert all(role == "img" and label for role, label in labels)
+    draw_ms = page.eval_on_selector_all(
+        ".cnnguide-explorer", "els => els.map(e => e.dataset.drawMs)"
+    )
+    assert all(ms is not None and float(ms) >= 0 for ms in draw_ms)
+
+
 def shown_values(page, name):
     """``data-values`` of every explorer ``name`` in the page, in page order."""
     return page.eval_on_selector_all(

@@ -20,7 +20,13 @@ from cnnguide.explorers.activations import (
     FUNCTIONS,
     ActivationExplorer,
 )
-from explorer_helpers import draws, explorers_page, press, shown_values
+from explorer_helpers import (
+    assert_clean_and_labelled,
+    draws,
+    explorers_page,
+    press,
+    shown_values,
+)
 
 TOL = 1e-5
 
@@ -41,17 +47,7 @@ def page(tmp_path_factory, chromium):
 
 
 def test_page_loads_clean_and_every_view_is_labelled(page):
-    assert page.errors == [] and page.blocked == []
-    labels = page.eval_on_selector_all(
-        ".cnnguide-explorer canvas",
-        "els => els.map(e => [e.getAttribute('role'), e.getAttribute('aria-label')])",
-    )
-    assert len(labels) == len(page.explorers)
-    assert all(role == "img" and label for role, label in labels)
-    draw_ms = page.eval_on_selector_all(
-        ".cnnguide-explorer", "els => els.map(e => e.dataset.drawMs)"
-    )
-    assert all(ms is not None and float(ms) >= 0 for ms in draw_ms)
+    assert_clean_and_labelled(page)
 
 
 def test_activation_curves_match_numpy(page):
