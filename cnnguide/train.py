@@ -397,20 +397,23 @@ def make_dataset(
     def to_float(x, y):
         return tf.cast(x, tf.float32) * scale, y
 
+    columns = (images, labels)
+    if mixup:
+        weights = np.ones(len(labels), np.float32)
+        if class_weight:
+            weights = np.array(
+                [class_weight[int(v)] for v in labels[:, 0]], dtype=np.float32
+            )
+        columns += (weights,)
+    ds = tf.data.Dataset.from_tensor_slices(columns).cache()
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     if not mixup:
-        ds = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
-        if shuffle:
-            ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size).map(
             to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         )
         return ds.prefetch(tf.data.AUTOTUNE)
 
-    weights = np.ones(len(labels), np.float32)
-    if class_weight:
-        weights = np.array(
-            [class_weight[int(v)] for v in labels[:, 0]], dtype=np.float32
-        )
     alpha = float(mixup)
 
     def mix(batch_seed, batch):
@@ -427,9 +430,6 @@ def make_dataset(
         blend = lambda a: lam * a + (1.0 - lam) * tf.gather(a, order)  # noqa: E731
         return blend(x), blend(y), blend(w)
 
-    ds = tf.data.Dataset.from_tensor_slices((images, labels, weights)).cache()
-    if shuffle:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     ds = tf.data.Dataset.zip(tf.data.Dataset.random(seed=seed), ds.batch(batch_size))
     ds = ds.map(mix, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
