@@ -95,17 +95,14 @@ print("RESULT " + json.dumps(out))
 def validation_sets(dataset) -> dict:
     """Clean validation (no exact or near copy of a training film) and its shifted copy."""
     from cnnguide.corruptions import shifted_copy
-    from cnnguide.data.duplicates import copies_between_splits
+    from cnnguide.data import find_duplicates
 
     train_x = dataset["train"].images
     val_x, val_y = dataset["val"].images, dataset["val"].labels
-    (row,) = copies_between_splits({"train": train_x, "val": val_x})
-    from cnnguide.data import find_duplicates
-
-    dropped = sorted(
-        {j for _, j in row["near_pairs"]}
-        | {j for _, j in find_duplicates(train_x, val_x)}
-    )
+    # the pairs copies_between_splits counts: exact, and near by the calibrated threshold
+    exact = find_duplicates(train_x, val_x)
+    near = find_duplicates(train_x, val_x, near=True)
+    dropped = sorted({j for _, j in exact} | {j for _, j in near})
     keep = np.setdiff1d(np.arange(len(val_y)), dropped)
     shifted, record = shifted_copy(val_x[keep], seed=SHIFT_SEED)
     return {
@@ -307,7 +304,12 @@ def main(argv=None) -> int:
                 if recipe:
                     rows.append(run("final", recipe, s, score_test=True))
             results["final"] = final_summary(rows, dataset, chosen)
-    results["stamp"] = stamp(__file__, " ".join(["python", *sys.argv]))
+    here = stamp(__file__, " ".join(["python", *sys.argv]))
+    for name in ("screen", "confirm", "final"):
+        # each stage keeps the stamp of the run that wrote it; the file's is the last
+        if name in results and "stamp" not in results[name]:
+            results[name]["stamp"] = here if name == opts.stage else results["stamp"]
+    results["stamp"] = here
     write_atomic(opts.out, json.dumps(results, indent=1) + "\n")
     print("written:", opts.out)
     return 0
