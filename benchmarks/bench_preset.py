@@ -24,7 +24,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+import json
+
 from _child import run_child
+from _results import RESULTS
 from bench_training import ANCHORS
 
 CHILD = r"""
@@ -109,6 +112,7 @@ def main(argv=None) -> int:
         f"{max(r['peak_mib'] for r in rows):>8.0f}"
     )
 
+    study_comparison(rows)
     print("\nPublished results on the same test split:")
     print(f"{'model':<40} {'AUC':>6} {'ACC':>6}")
     for name, auc, acc in ANCHORS:
@@ -135,6 +139,32 @@ def main(argv=None) -> int:
     for name, (ok, value) in targets.items():
         print(f"  [{'met' if ok else 'NOT met'}] {name}: {value}")
     return 0
+
+
+def study_comparison(rows: list) -> None:
+    """The model-selection study's test figures for the same recipe and seeds, if any.
+
+    When the study confirmed no option, its final recipe is this preset, trained with
+    the same seeds: on the machine and thread count of its stamp, the figures match.
+    """
+    path = RESULTS / "model_selection.json"
+    final = json.loads(path.read_text()).get("final") if path.is_file() else None
+    if not final or final["options"]:
+        return  # no final stage yet, or its recipe is not the preset
+    study = final["recipes"]["preset"]
+    theirs = dict(zip(study["seeds"], study["test_auc"]))
+    stamp = json.loads(path.read_text())["stamp"]
+    print(
+        "\nThe model-selection study's final recipe is this preset; its test "
+        f"ROC-AUC from {path.name} (commit {stamp['commit'][:7]}, "
+        f"{stamp['machine']['cpu']}, {stamp['machine']['cores']} cores) beside this run's:"
+    )
+    for r in rows:
+        if r["seed"] in theirs:
+            print(
+                f"  seeds {r['seed']}..: study {theirs[r['seed']]:.4f}, "
+                f"this run {r['auc']:.4f}"
+            )
 
 
 if __name__ == "__main__":

@@ -118,3 +118,26 @@ def test_final_summary_scores_both_recipes_and_the_paired_difference():
         rows[:2], dataset, ["mixup-0.2"], n_boot=20
     )  # one seed: no spread
     assert one["recipes"]["final"]["spread"] is None
+
+
+def test_a_confirmed_option_joins_the_final_recipe_only_within_the_budget():
+    """Rule 3 as amended before confirmation: screening time x members <= budget."""
+    results = {
+        "screen": {
+            "rows": [
+                {"name": "quick", "seconds": 140.0},
+                {"name": "slow", "seconds": 523.0},
+                {"name": "unsure", "seconds": 100.0},
+            ]
+        },
+        "confirm": {
+            "differences": {
+                "quick": {"confirmed": True},
+                "slow": {"confirmed": True},
+                "unsure": {"confirmed": False},
+            }
+        },
+    }
+    assert study.final_options(results, members=4) == (["quick"], ["slow"])
+    assert study.final_options(results, members=5) == ([], ["quick", "slow"])
+    assert study.final_options(results, members=1) == (["quick", "slow"], [])
