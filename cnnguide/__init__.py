@@ -26,7 +26,7 @@ Every chapter of the book narrates; the logic lives here, one module per idea:
 ``cnnguide.metrics``              confusion counts, scores, intervals, thresholds (8-10)
 ``cnnguide.explain``              Grad-CAM, saliency, occlusion, LIME, their scores (8, 11)
 ``cnnguide.calibration``          calibration of predicted probabilities (10)
-``cnnguide.corruptions``          acquisition-style corruptions: a shifted validation copy
+``cnnguide.corruptions``          acquisition-style corruptions, shifted validation (8)
 ``cnnguide.imbalance``            samplers, focal loss, augmentation, comparison (9)
 ``cnnguide.plotting``             small figure helpers shared by the chapters
 ``cnnguide.progress``             progress of training and comparisons
@@ -61,7 +61,7 @@ against the imports of the chapter's cells; every chapter also uses ``data``'s
                                   plotting, train
 08 training                       train, ensemble, models, metrics,
                                   explorers.thresholds, explain, data.duplicates,
-                                  images, kernels, plotting, prose
+                                  corruptions, images, kernels, plotting, prose
 09 imbalanced data                imbalance, metrics, plotting
 10 evaluation metrics             metrics, calibration, explorers.thresholds, train,
                                   models

@@ -1,6 +1,5 @@
 """The book's API reference (book/api/) documents every module of the package."""
 
-import importlib.util
 import pkgutil
 import re
 from pathlib import Path
@@ -8,16 +7,14 @@ from pathlib import Path
 import yaml
 
 import cnnguide
+from script_loader import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 API = ROOT / "book" / "api"
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("api_generate", API / "generate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("book/api/generate.py")
 
 
 def test_pages_are_up_to_date_with_the_package():

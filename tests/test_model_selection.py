@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import _results
-spec = importlib.util.spec_from_file_location(
-    "model_selection", ROOT / "benchmarks" / "model_selection.py"
-)
-study = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(study)
+from script_loader import load_script
+
+study = load_script("benchmarks/model_selection.py")
 
 
 def row(name, clean, shift, seed=0, seconds=100.0, peak=1000):

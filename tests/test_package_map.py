@@ -142,12 +142,9 @@ def test_contributing_names_only_modules_that_exist():
 
 def _numpy_references() -> list[str]:
     """The modules of the API reference's "NumPy references" page (one list)."""
-    import importlib.util
+    from script_loader import load_script
 
-    path = ROOT / "book" / "api" / "generate.py"
-    spec = importlib.util.spec_from_file_location("api_generate", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("book/api/generate.py")
     (modules,) = [p[3] for p in module.PAGES if p[0] == "references"]
     return modules
 

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))  # the scripts import _results
-spec = importlib.util.spec_from_file_location(
-    "robustness", ROOT / "benchmarks" / "robustness.py"
-)
-robustness = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(robustness)
+from script_loader import load_script
+
+robustness = load_script("benchmarks/robustness.py")
 
 
 def glue_output(name, text):
