@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from servers import free_port
+from tiny_models import dicom_bytes as dicom
 from tiny_models import png_bytes, save_tiny_model
 
 from cnnguide.data import ImageError, load_image
@@ -249,30 +250,6 @@ def test_a_sliver_is_refused_not_centre_cropped():
         service.read_upload(png_bytes((3000, 100)), 28, filename="sliver.png")
 
 
-def dicom(**tags):
-    pydicom = pytest.importorskip("pydicom", reason="the dicom extra")
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPClassUID = generate_uid()
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds = FileDataset("x.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
-    pixels = tags.pop("pixels", np.tile(np.arange(64, dtype=np.uint16) * 60, (64, 1)))
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
-    ds.PixelRepresentation = 0
-    for key, value in tags.items():
-        setattr(ds, key, value)
-    ds.PixelData = pixels.tobytes()
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    assert pydicom is not None
-    return buf.getvalue()
-
-
 def test_dicom_ct_slices_and_inverse_displays_are_said(predictor):
     answer = predictor.predict_bytes(dicom(Modality="CT"), "ct.dcm")
     assert any("CT image, not a radiograph" in w for w in answer["warnings"])
@@ -339,7 +316,7 @@ def test_a_png_named_dcm_is_read_as_png():
 
 
 def test_a_compressed_dicom_without_decoder_says_what_to_install(monkeypatch):
-    pydicom = pytest.importorskip("pydicom")
+    import pydicom
 
     def no_decoder(self):
         raise RuntimeError(

@@ -57,3 +57,27 @@ def png_bytes(array_or_size=(40, 32), value=128, mode="L"):
     else:
         Image.new(mode, array_or_size, value).save(buf, "PNG")
     return buf.getvalue()
+
+
+def dicom_bytes(**tags):
+    """A 16-bit greyscale DICOM file in memory; ``tags`` set or override its header
+    (``pixels=`` replaces the 64×64 ramp)."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = generate_uid()
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds = FileDataset("x.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+    pixels = tags.pop("pixels", np.tile(np.arange(64, dtype=np.uint16) * 60, (64, 1)))
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.PixelRepresentation = 0
+    for key, value in tags.items():
+        setattr(ds, key, value)
+    ds.PixelData = pixels.tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
