@@ -112,7 +112,8 @@ def main(argv=None) -> int:
         f"{max(r['peak_mib'] for r in rows):>8.0f}"
     )
 
-    study_comparison(rows)
+    if opts.epochs is None:  # a quick look trains another recipe than the study's
+        study_comparison(rows)
     print("\nPublished results on the same test split:")
     print(f"{'model':<40} {'AUC':>6} {'ACC':>6}")
     for name, auc, acc in ANCHORS:
