@@ -22,9 +22,8 @@ trained in at most 10 minutes on 2 cores with peak RSS at most 2 GiB.
 from __future__ import annotations
 
 import argparse
-import sys
-
 import json
+import sys
 
 from _child import run_child
 from _results import RESULTS
@@ -149,12 +148,13 @@ def study_comparison(rows: list) -> None:
     the same seeds: on the machine and thread count of its stamp, the figures match.
     """
     path = RESULTS / "model_selection.json"
-    final = json.loads(path.read_text()).get("final") if path.is_file() else None
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    final = results.get("final")
     if not final or final["options"]:
         return  # no final stage yet, or its recipe is not the preset
     study = final["recipes"]["preset"]
     theirs = dict(zip(study["seeds"], study["test_auc"]))
-    stamp = json.loads(path.read_text())["stamp"]
+    stamp = results["stamp"]
     print(
         "\nThe model-selection study's final recipe is this preset; its test "
         f"ROC-AUC from {path.name} (commit {stamp['commit'][:7]}, "
